@@ -1,0 +1,198 @@
+"""Fixes for known defects of the OpenMMLab stack, applied once per process.
+
+``apply()`` runs from ``m33d_mm/__init__.py``, so every process that imports the package (``tools/*.py``,
+``torchrun`` workers, pytest, ``custom_imports=['m33d_mm...']``) gets them before torchvision, mmseg or
+mmaction are first imported. Each fix checks that its defect is present and otherwise does nothing, so on a
+machine where the real thing works (full mmcv, a CUDA build of torch/torchvision) this module changes nothing.
+
+* D1 ``torchvision`` next to a CPU-only torch: its ``_C`` extension links CUDA and fails to load, after which
+  ``import torchvision`` dies registering fake kernels for ops whose schema never got defined.
+* D2 the mmaction2 1.2.0 distribution lacks ``mmaction/models/localizers/drn`` although the package imports it.
+* D3 ``mmcv-lite`` has no ``mmcv._ext`` while several mmseg modules import ``mmcv.ops`` unconditionally.
+* D4 torch >= 2.6 loads with ``weights_only=True`` by default; mmengine checkpoints hold Python objects
+  (``HistoryBuffer``, numpy scalars), so ``resume``/``load_from`` fail. The project's own checkpoints are loaded
+  as mmengine always loaded them; third-party weights go through :func:`m33d_mm.utils.load_state_dict_safely`.
+* D5 mmengine's distributed set-up assumes CUDA (``torch.cuda.set_device`` and ``device_ids`` for DDP); on
+  CPU-only machines the process group is started with gloo and DDP wraps CPU modules without device ids.
+"""
+import glob
+import inspect
+import importlib.util
+import os
+import sys
+import types
+from importlib.machinery import ModuleSpec
+
+import torch
+
+APPLIED = {}
+
+
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+def fix_torchvision_ops():
+    """D1: declare the op schemas torchvision's fake kernels need when its C++ extension cannot load."""
+    if 'torchvision' in sys.modules:
+        return False
+    tv_dir = _package_dir('torchvision')
+    if tv_dir is None:
+        return False
+    libs = glob.glob(os.path.join(tv_dir, '_C*.so')) + glob.glob(os.path.join(tv_dir, '_C*.pyd'))
+    if libs:
+        try:
+            torch.ops.load_library(libs[0])
+            return False
+        except (OSError, RuntimeError):
+            pass
+    try:
+        torch.ops.torchvision.nms
+        return False
+    except (AttributeError, RuntimeError):
+        pass
+    lib = torch.library.Library('torchvision', 'DEF')  # noqa: TOR901
+    lib.define('nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    lib.define('qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor')
+    # The library object must outlive this call or the definitions are dropped.
+    APPLIED['torchvision_library'] = lib
+    return True
+
+
+def fix_mmaction_drn():
+    """D2: stand in for the DRN localizer modules missing from the mmaction2 1.2.0 distribution."""
+    mmaction_dir = _package_dir('mmaction')
+    if mmaction_dir is None:
+        return False
+    drn_dir = os.path.join(mmaction_dir, 'models', 'localizers', 'drn')
+    if os.path.isdir(drn_dir) or 'mmaction.models.localizers.drn' in sys.modules:
+        return False
+
+    class DRN(torch.nn.Module):
+        """Placeholder for mmaction2's DRN localizer, which this mmaction2 distribution does not ship."""
+
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError('mmaction2 1.2.0 as distributed lacks mmaction/models/localizers/drn; '
+                               'install mmaction2 from source to use the DRN localizer.')
+
+    package = types.ModuleType('mmaction.models.localizers.drn')
+    package.__path__ = []
+    package.__spec__ = ModuleSpec(package.__name__, loader=None, is_package=True)
+    module = types.ModuleType('mmaction.models.localizers.drn.drn')
+    module.__spec__ = ModuleSpec(module.__name__, loader=None)
+    module.DRN = DRN
+    package.drn = module
+    sys.modules[package.__name__] = package
+    sys.modules[module.__name__] = module
+    return True
+
+
+def _missing_mmcv_op(name):
+
+    def op(*args, **kwargs):
+        raise RuntimeError(f'mmcv op "{name}" needs the compiled mmcv._ext, which mmcv-lite does not ship; '
+                           'install the full mmcv package to use it.')
+
+    op.__name__ = name
+    return op
+
+
+def fix_mmcv_ext():
+    """D3: a stand-in ``mmcv._ext`` so pure-PyTorch parts of mmseg import; its ops raise when called."""
+    if _package_dir('mmcv') is None or 'mmcv._ext' in sys.modules:
+        return False
+    if importlib.util.find_spec('mmcv._ext') is not None:
+        return False
+    module = types.ModuleType('mmcv._ext')
+    # loader=None: a real loader would make mmengine believe full mmcv is installed.
+    module.__spec__ = ModuleSpec('mmcv._ext', loader=None)
+
+    def __getattr__(name):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        return _missing_mmcv_op(name)
+
+    module.__getattr__ = __getattr__
+    sys.modules['mmcv._ext'] = module
+    return True
+
+
+def fix_checkpoint_loading():
+    """D4: let mmengine load its own checkpoints (resume/load_from) under torch >= 2.6."""
+    from mmengine.runner import checkpoint as ckpt
+
+    if getattr(ckpt.load_from_local, '_m33d_patched', False):
+        return False
+    from mmengine.utils import digit_version
+
+    loads_weights_only = digit_version(torch.__version__) >= digit_version('2.6.0')
+    if not loads_weights_only or 'weights_only' in inspect.getsource(ckpt.load_from_local):
+        return False
+
+    def load_from_local(filename, map_location):
+        filename = os.path.expanduser(filename)
+        if not os.path.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        # mmengine checkpoints pickle HistoryBuffer and numpy objects; loading them needs full unpickling, as
+        # mmengine did before torch 2.6. Only point load_from/resume at checkpoints you trust.
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    load_from_local._m33d_patched = True
+    ckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    ckpt.load_from_local = load_from_local
+    return True
+
+
+def fix_cpu_distributed():
+    """D5: gloo process group and CPU DDP when CUDA is unavailable."""
+    if torch.cuda.is_available():
+        return False
+    import torch.distributed as torch_dist
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model import wrappers
+
+    if getattr(dist_utils._init_dist_pytorch, '_m33d_patched', False):
+        return False
+    original_init = dist_utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if init_backend != 'torch':
+            return original_init(backend, init_backend=init_backend, **kwargs)
+        torch_dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+    _init_dist_pytorch._m33d_patched = True
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+    ddp_cls = wrappers.MMDistributedDataParallel
+    original_ddp_init = ddp_cls.__init__
+
+    def ddp_init(self, module, *args, **kwargs):
+        params = list(module.parameters())
+        if not params or params[0].device.type == 'cpu':
+            kwargs['device_ids'] = None
+        original_ddp_init(self, module, *args, **kwargs)
+
+    ddp_cls.__init__ = ddp_init
+    return True
+
+
+FIXES = dict(
+    torchvision_ops=fix_torchvision_ops,
+    mmaction_drn=fix_mmaction_drn,
+    mmcv_ext=fix_mmcv_ext,
+    checkpoint_loading=fix_checkpoint_loading,
+    cpu_distributed=fix_cpu_distributed,
+)
+
+
+def apply():
+    """Apply every fix once; returns ``{name: True if it changed something}``."""
+    if os.environ.get('M33D_DISABLE_COMPAT'):
+        return {}
+    for name, fix in FIXES.items():
+        if name not in APPLIED:
+            APPLIED[name] = fix()
+    return {name: APPLIED[name] for name in FIXES}

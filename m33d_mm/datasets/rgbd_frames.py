@@ -1,0 +1,115 @@
+"""RGB-D frame datasets laid out like a ScanNet export (also what the synthetic generator writes)."""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+from mmpretrain.registry import DATASETS
+
+
+def _frame_sort_key(name: str):
+    stem = osp.splitext(name)[0]
+    return (0, int(stem), stem) if stem.isdigit() else (1, 0, stem)
+
+
+def read_split_file(path: str) -> List[str]:
+    """Scene ids, one per line; blank lines and ``#`` comments ignored."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'split file {path} does not exist')
+    with open(path) as f:
+        scenes = [line.split('#')[0].strip() for line in f]
+    scenes = [s for s in scenes if s]
+    if not scenes:
+        raise ValueError(f'split file {path} lists no scenes')
+    return scenes
+
+
+@DATASETS.register_module()
+class RGBDFrameDataset(BaseDataset):
+    """Paired RGB and depth frames: ``<data_root>/<scene>/color/<frame>.jpg`` and
+    ``<data_root>/<scene>/depth/<frame>.png`` (uint16 millimetres, 0 = missing).
+
+    This is the layout of a ScanNet ``.sens`` export (``tools/dataset_converters/scannet_sens.py``) and of
+    the synthetic scenes (``tools/data/generate_synthetic_rgbd.py``).
+
+    Args:
+        data_root (str): folder holding one sub-folder per scene.
+        split_file (str, optional): text file of scene ids (relative to ``data_root`` unless absolute).
+            Without it, every sub-folder that has a ``color`` folder is a scene.
+        frame_skip (int): keep every ``frame_skip``-th frame of each scene in frame order (ScanNet
+            pre-training: 25). Use 1 for exports that were already subsampled.
+        color_dir, depth_dir (str): sub-folder names inside a scene.
+        color_suffix, depth_suffix (str): file endings.
+        pipeline (list): transforms.
+        test_mode (bool): mmengine's flag.
+    """
+
+    METAINFO = dict(modalities=('rgb', 'depth'))
+
+    def __init__(self,
+                 data_root: str,
+                 split_file: Optional[str] = None,
+                 frame_skip: int = 25,
+                 color_dir: str = 'color',
+                 depth_dir: str = 'depth',
+                 color_suffix: str = '.jpg',
+                 depth_suffix: str = '.png',
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 **kwargs):
+        if int(frame_skip) < 1:
+            raise ValueError(f'frame_skip must be >= 1, got {frame_skip}')
+        self.split_file = split_file
+        self.frame_skip = int(frame_skip)
+        self.color_dir, self.depth_dir = color_dir, depth_dir
+        self.color_suffix, self.depth_suffix = color_suffix, depth_suffix
+        super().__init__(data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
+                         lazy_init=lazy_init, serialize_data=True, **kwargs)
+
+    def scene_ids(self) -> List[str]:
+        if not osp.isdir(self.data_root):
+            raise FileNotFoundError(f'data_root {self.data_root} does not exist')
+        if self.split_file:
+            path = self.split_file if osp.isabs(self.split_file) else osp.join(self.data_root, self.split_file)
+            return read_split_file(path)
+        scenes = sorted(d for d in os.listdir(self.data_root) if osp.isdir(osp.join(self.data_root, d,
+                                                                                     self.color_dir)))
+        if not scenes:
+            raise ValueError(f'data_root {self.data_root} holds no scene folders with a "{self.color_dir}" '
+                             'sub-folder')
+        return scenes
+
+    def scene_frames(self, scene: str) -> List[str]:
+        """Frame stems of one scene after ``frame_skip``."""
+        color_root = osp.join(self.data_root, scene, self.color_dir)
+        if not osp.isdir(color_root):
+            raise FileNotFoundError(f'scene {scene}: colour folder {color_root} does not exist')
+        names = sorted((n for n in os.listdir(color_root) if n.endswith(self.color_suffix)), key=_frame_sort_key)
+        return [osp.splitext(n)[0] for n in names][::self.frame_skip]
+
+    def load_data_list(self) -> List[dict]:
+        data_list = []
+        for scene in self.scene_ids():
+            frames = self.scene_frames(scene)
+            depth_root = osp.join(self.data_root, scene, self.depth_dir)
+            available = set(os.listdir(depth_root)) if osp.isdir(depth_root) else set()
+            for frame in frames:
+                depth_name = frame + self.depth_suffix
+                if depth_name not in available:
+                    raise FileNotFoundError(
+                        f'missing depth for frame {osp.join(self.data_root, scene, self.color_dir, frame)}'
+                        f'{self.color_suffix}: expected {osp.join(depth_root, depth_name)}')
+                data_list.append(self.frame_info(scene, frame))
+        if not data_list:
+            raise ValueError(f'no RGB-D frames found under {self.data_root} '
+                             f'(split_file={self.split_file}, frame_skip={self.frame_skip})')
+        return data_list
+
+    def frame_info(self, scene: str, frame: str) -> dict:
+        return dict(
+            scene=scene,
+            frame=frame,
+            img_path=osp.join(self.data_root, scene, self.color_dir, frame + self.color_suffix),
+            depth_path=osp.join(self.data_root, scene, self.depth_dir, frame + self.depth_suffix))
+

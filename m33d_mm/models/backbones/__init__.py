@@ -1,0 +1,1 @@
+"""See :mod:`m33d_mm.models`."""

@@ -1,0 +1,119 @@
+"""The M3D pre-training algorithm (Sec. 3.3)."""
+from typing import Dict, List, Optional
+
+import torch
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.registry import MODELS
+
+LOSS_TERMS = ('rgb', 'depth', 'contrastive', 'matching')
+
+
+@MODELS.register_module()
+class M33D(BaseSelfSupervisor):
+    """M3D: masked RGB-D modelling plus cross-modal contrast and matching.
+
+    ``loss()`` returns one weighted entry per active term -- ``loss_rgb`` (eq. 1), ``loss_depth`` (eq. 2),
+    ``loss_contrastive`` (eq. 3), ``loss_matching`` (eq. 4) -- so their sum is eq. (5) for video and
+    eq. (6) / eq. (7) for the two image stages. A term is active when its weight is positive.
+
+    * Stage 1 (images, eq. 6): ``loss_weights=dict(contrastive=1)``, no neck/head; the encoder sees every
+      patch of each modality as its own sequence (no masking).
+    * Stage 2 (images, eq. 7): ``loss_weights=dict(rgb=α, depth=β)``, backbone ``pretrained`` = stage 1.
+    * Video (eq. 5): all four terms in one step.
+
+    Args:
+        backbone (dict): :class:`RGBDViT` config.
+        neck (dict, optional): :class:`RGBDMAEDecoder` config (needed for the rgb/depth terms).
+        head (dict, optional): :class:`RGBDReconstructionHead` config (needed for the rgb/depth terms).
+        contrastive_loss (dict, optional): :class:`PatchInfoNCELoss` config.
+        matching_loss (dict, optional): :class:`RGBDMatchingLoss` config.
+        loss_weights (dict): α, β, γ, η as ``rgb``, ``depth``, ``contrastive``, ``matching``.
+        cross_modal_tokens (str): which patches feed eqs. (3)-(4). 'all': every patch of each modality
+            (stage 1, and the most faithful reading of eq. 3). 'shared_visible': only the patches visible in
+            the RGB mask of the masked pass, encoded per modality at the same positions, so positives exist
+            under independent masks at a fraction of the cost (default for video).
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: Optional[dict] = None,
+                 head: Optional[dict] = None,
+                 contrastive_loss: Optional[dict] = None,
+                 matching_loss: Optional[dict] = None,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 cross_modal_tokens: str = 'all',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='RGBDDataPreprocessor')
+        super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        weights = dict(rgb=1.0, depth=1.0, contrastive=0.0, matching=0.0)
+        unknown = set(loss_weights or {}) - set(LOSS_TERMS)
+        if unknown:
+            raise KeyError(f'model.loss_weights: unknown terms {sorted(unknown)}, expected {list(LOSS_TERMS)}')
+        weights.update(loss_weights or {})
+        self.loss_weights = {k: float(v) for k, v in weights.items()}
+        if cross_modal_tokens not in ('all', 'shared_visible'):
+            raise ValueError(f'model.cross_modal_tokens must be "all" or "shared_visible", '
+                             f'got "{cross_modal_tokens}"')
+        self.cross_modal_tokens = cross_modal_tokens
+        self.contrastive_loss = MODELS.build(contrastive_loss) if contrastive_loss else None
+        self.matching_loss = MODELS.build(matching_loss) if matching_loss else None
+        needs = dict(rgb=('neck', 'head'), depth=('neck', 'head'), contrastive=('contrastive_loss', ),
+                     matching=('matching_loss', ))
+        for term, modules in needs.items():
+            for module in modules:
+                if self.loss_weights[term] > 0 and getattr(self, module) is None:
+                    raise ValueError(f'model.loss_weights.{term} > 0 needs model.{module} to be configured')
+        if not any(w > 0 for w in self.loss_weights.values()):
+            raise ValueError('model.loss_weights: at least one term must have a positive weight')
+
+    @property
+    def masked_terms_active(self) -> bool:
+        return self.loss_weights['rgb'] > 0 or self.loss_weights['depth'] > 0
+
+    @property
+    def cross_modal_terms_active(self) -> bool:
+        return self.loss_weights['contrastive'] > 0 or self.loss_weights['matching'] > 0
+
+    def extract_feat(self, inputs):
+        """RGB features of the encoder without masking (what fine-tuning starts from)."""
+        if isinstance(inputs, dict):
+            inputs = inputs[self.backbone.primary]
+        return self.backbone(inputs)
+
+    def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Optional[List] = None,
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Weighted loss terms for a batch.
+
+        Args:
+            inputs (dict[str, Tensor]): preprocessed ``rgb``, ``depth`` and ``depth_valid`` batches.
+            data_samples: unused; kept for the mmengine interface.
+        """
+        losses = {}
+        encoding = None
+        if self.masked_terms_active:
+            encoding = self.backbone.forward_mim(inputs)
+            preds = self.neck(encoding)
+            for name, value in self.head.loss(preds, inputs, encoding).items():
+                if self.loss_weights.get(name, 0) > 0:
+                    losses[f'loss_{name}'] = self.loss_weights[name] * value
+        if self.cross_modal_terms_active:
+            ids_keep = None
+            if self.cross_modal_tokens == 'shared_visible':
+                primary = self.backbone.primary
+                if encoding is not None:
+                    ids_keep = encoding.ids_keep[primary]
+                else:
+                    x = inputs[primary]
+                    ids_keep = self.backbone.sample_keep_ids(x.shape[0], self.backbone.token_grid(x),
+                                                             self.backbone.mask_ratio[primary], x.device)
+            feats = self.backbone.forward_modalities(inputs, ids_keep=ids_keep)
+            if self.loss_weights['contrastive'] > 0:
+                losses['loss_contrastive'] = self.loss_weights['contrastive'] * self.contrastive_loss(
+                    feats['rgb'], feats['depth'])
+            if self.loss_weights['matching'] > 0:
+                losses['loss_matching'] = self.loss_weights['matching'] * self.matching_loss(
+                    feats['rgb'], feats['depth'])
+        return losses
