@@ -1,0 +1,19 @@
+# Stage 2 of the ScanNet recipe on the synthetic RGB-D scenes with a tiny ViT, starting from the stage-1 run
+# of m33d_tiny_synthetic_stage1.py.
+_base_ = './m33d_tiny_synthetic_stage1.py'
+
+stage1 = 'work_dirs/m33d_tiny_synthetic_stage1'
+
+model = dict(
+    backbone=dict(pretrained=stage1),
+    neck=dict(type='RGBDMAEDecoder', patch_size=16, in_channels=96, embed_dims=64, num_layers=2, num_heads=4),
+    head=dict(type='RGBDReconstructionHead', patch_size=16),
+    contrastive_loss=None,
+    loss_weights=dict(rgb=1., depth=1., contrastive=0.))
+
+max_epochs = 8
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs),
+]

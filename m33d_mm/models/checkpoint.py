@@ -1,0 +1,190 @@
+"""Loading encoder weights into :class:`RGBDViT` from M3D, MAE and VideoMAE checkpoints.
+
+Formats are recognised by their keys:
+
+* ``m33d``: this project's own (``backbone.patch_embed.rgb.projection...`` or without ``backbone.``),
+* ``mmpretrain``: mmpretrain ``MAE`` / ``VisionTransformer`` (``backbone.layers.i...``, ``patch_embed.projection``),
+* ``timm``: official MAE / timm release (``blocks.i.attn.qkv``, ``patch_embed.proj``) and VideoMAE release
+  checkpoints (``encoder.`` prefix, ``q_bias`` / ``v_bias`` instead of a qkv bias).
+
+Encoder weights that are missing after conversion are an error (naming the keys and the file); the only
+tolerated gaps are documented initialisations:
+
+* the depth patch embedding when the source has RGB only: the RGB kernel averaged over its input channels
+  (a depth map seen as a grey image gets the response the RGB kernel gives a grey image), RGB bias;
+* modality-specific encoder copies (``modality_layers``/``modality_norms``): copies of the shared layers;
+* position embeddings are fixed sine-cosine tables in M3D and are never loaded.
+
+Third-party files are read with ``torch.load(weights_only=True)``. A directory is taken to be an mmengine
+work directory of your own run: its last checkpoint is loaded with mmengine's loader, which unpickles the
+training state it holds, so point it only at work directories you trust.
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, Tuple
+
+import torch
+
+TIMM_RENAMES = [
+    (r'^patch_embed\.proj\.', 'patch_embed.rgb.projection.'),
+    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
+    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
+    (r'^blocks\.(\d+)\.attn\.', r'layers.\1.attn.'),
+    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
+    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
+    (r'^norm\.', 'ln1.'),
+    (r'^fc_norm\.', 'ln1.'),
+]
+
+
+class CheckpointMismatchError(KeyError):
+    """A checkpoint does not fit the model; the message names the file and keys."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+def load_weights_file(path: str) -> dict:
+    """Load a third-party or converted weights file safely (``weights_only=True``)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path} does not exist')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+        raise CheckpointMismatchError(
+            f'{path} cannot be loaded as a plain weights file ({type(err).__name__}: {str(err)[:200]}). '
+            'Third-party weights are loaded with weights_only=True; if this is a training checkpoint of your '
+            'own run, pass its work directory instead (its last checkpoint is then loaded as trusted).') from err
+
+
+def load_trusted_work_dir(work_dir: str) -> dict:
+    """Last checkpoint of an mmengine work directory of your own run."""
+    from mmengine.runner import CheckpointLoader
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        raise FileNotFoundError(f'{work_dir} is not an mmengine work directory with a checkpoint '
+                                f'(no {pointer})')
+    with open(pointer) as f:
+        path = f.read().strip()
+    if not osp.isabs(path) and not osp.isfile(path):
+        path = osp.join(work_dir, osp.basename(path))
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+
+
+def extract_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+            return checkpoint[key]
+    return checkpoint
+
+
+def detect_format(state_dict: Dict[str, torch.Tensor]) -> str:
+    keys = list(state_dict)
+    if any(re.match(r'^(backbone\.)?patch_embed\.\w+\.projection\.', k) for k in keys):
+        return 'm33d'
+    if any(re.match(r'^(backbone\.)?layers\.\d+\.', k) for k in keys):
+        return 'mmpretrain'
+    if any(re.match(r'^(encoder\.)?blocks\.\d+\.', k) for k in keys):
+        return 'timm'
+    raise CheckpointMismatchError('unrecognised checkpoint: expected M3D, mmpretrain ViT/MAE or timm/MAE/VideoMAE '
+                                  f'keys, found e.g. {keys[:5]}')
+
+
+def to_rgbd_vit_keys(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:
+    """Rename an encoder state dict of any known format to :class:`RGBDViT` keys (decoders dropped)."""
+    fmt = detect_format(state_dict)
+    out = OrderedDict()
+    if fmt == 'm33d':
+        has_prefix = any(k.startswith('backbone.') for k in state_dict)
+        for key, value in state_dict.items():
+            if has_prefix:
+                if key.startswith('backbone.'):
+                    out[key[len('backbone.'):]] = value
+            else:
+                out[key] = value
+    elif fmt == 'mmpretrain':
+        has_prefix = any(k.startswith('backbone.') for k in state_dict)
+        for key, value in state_dict.items():
+            if has_prefix:
+                if not key.startswith('backbone.'):
+                    continue
+                key = key[len('backbone.'):]
+            if key.startswith('patch_embed.projection.'):
+                key = key.replace('patch_embed.projection.', 'patch_embed.rgb.projection.')
+            out[key] = value
+    else:
+        has_prefix = any(k.startswith('encoder.') for k in state_dict)
+        q_bias, v_bias = {}, {}
+        for key, value in state_dict.items():
+            if has_prefix:
+                if not key.startswith('encoder.'):
+                    continue
+                key = key[len('encoder.'):]
+            if key.startswith(('decoder', 'mask_token', 'head')):
+                continue
+            match = re.match(r'^blocks\.(\d+)\.attn\.([qv])_bias$', key)
+            if match:
+                (q_bias if match.group(2) == 'q' else v_bias)[match.group(1)] = value
+                continue
+            for pattern, repl in TIMM_RENAMES:
+                key = re.sub(pattern, repl, key)
+            out[key] = value
+        for idx, q in q_bias.items():
+            # VideoMAE has no key bias; a zero key bias gives the same attention (it shifts all logits of a
+            # query equally).
+            out[f'layers.{idx}.attn.qkv.bias'] = torch.cat([q, torch.zeros_like(q), v_bias[idx]])
+    out.pop('pos_embed', None)
+    return out, fmt
+
+
+def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> Dict[str, torch.Tensor]:
+    """Complete ``source`` for ``backbone`` with the documented initialisations; error on real gaps."""
+    target = backbone.state_dict()
+    fitted = OrderedDict()
+    primary_embed = f'patch_embed.{backbone.primary}.projection.'
+    for key, expected in target.items():
+        value = source.get(key)
+        if value is None and key.startswith('patch_embed.') and not key.startswith(primary_embed):
+            rgb = source.get(primary_embed + key.rsplit('.', 1)[-1])
+            if rgb is not None and key.endswith('weight'):
+                value = rgb.mean(dim=1, keepdim=True).expand(-1, expected.shape[1], *rgb.shape[2:]).clone()
+            elif rgb is not None:
+                value = rgb.clone()
+        if value is None and key.startswith(('modality_layers.', 'modality_norms.')):
+            shared = re.sub(r'^modality_layers\.\w+\.', 'layers.', key)
+            shared = re.sub(r'^modality_norms\.\w+\.', 'ln1.', shared)
+            value = source.get(shared)
+        if value is not None and value.dim() == 4 and expected.dim() == 5:
+            # 2-D image kernel into a Conv3d tubelet: spread over time so a static clip gives the image response.
+            value = value[:, :, None].expand(-1, -1, expected.shape[2], -1, -1) / expected.shape[2]
+        if value is None:
+            continue
+        if tuple(value.shape) != tuple(expected.shape):
+            raise CheckpointMismatchError(f'{origin}: "{key}" has shape {tuple(value.shape)}, the model expects '
+                                          f'{tuple(expected.shape)} (wrong architecture?)')
+        fitted[key] = value
+    missing = [k for k in target if k not in fitted]
+    if missing:
+        raise CheckpointMismatchError(f'{origin}: encoder weights missing for {len(missing)} keys, e.g. '
+                                      f'{missing[:6]} -- is this a checkpoint of a different model?')
+    return fitted
+
+
+def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
+    """Load ``path`` (file or trusted work directory) into ``backbone``; returns a short report."""
+    if osp.isdir(path):
+        checkpoint = load_trusted_work_dir(path)
+    else:
+        checkpoint = load_weights_file(path)
+    source, fmt = to_rgbd_vit_keys(extract_state_dict(checkpoint))
+    fitted = fit_to_backbone(backbone, source, path)
+    backbone.load_state_dict(fitted, strict=True)
+    unused = sorted(set(source) - set(fitted))
+    report = dict(path=path, format=fmt, loaded=str(len(fitted)), unused=', '.join(unused[:10]))
+    if logger is None:
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+    logger.info(f'RGBDViT: loaded {len(fitted)} tensors from {path} ({fmt} format)'
+                + (f'; unused: {unused[:10]}' if unused else ''))
+    return report

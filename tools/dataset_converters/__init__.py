@@ -1,0 +1,1 @@
+"""Converters from public RGB-D dataset releases (ScanNet, NYUv2) to the on-disk layout the datasets read."""

@@ -1,0 +1,76 @@
+"""Train a model from a config with mmengine's runner (same interface as OpenMMLab's tools/train.py)."""
+import argparse
+import os
+import os.path as osp
+
+import m33d_mm  # noqa: F401  (stack fixes must precede torchvision/mmseg/mmaction imports)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from the given checkpoint, or from the latest one in the work dir if no '
+                        'path is given')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with loss scaling on GPUs, bf16 autocast on CPUs')
+    parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr with the total batch size')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_dataloader.batch_size=8')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        import torch
+        if not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper needs a GPU; bf16 autocast needs no loss scaling and runs on CPU.
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.pop('loss_scale', None)
+            cfg.optim_wrapper.dtype = 'bfloat16'
+            cfg.custom_imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
+            if 'm33d_mm.engine' not in cfg.custom_imports['imports']:
+                cfg.custom_imports['imports'] = list(cfg.custom_imports['imports']) + ['m33d_mm.engine']
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
