@@ -19,7 +19,7 @@ train_dataloader = dict(
     persistent_workers=True,
     dataset=dict(data_root=data_root, split_file='splits/train.txt', frame_skip=1, pipeline=train_pipeline))
 
-max_epochs = 4
+max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),

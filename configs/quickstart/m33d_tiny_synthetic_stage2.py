@@ -11,7 +11,7 @@ model = dict(
     contrastive_loss=None,
     loss_weights=dict(rgb=1., depth=1., contrastive=0.))
 
-max_epochs = 8
+max_epochs = 30
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),

@@ -4,7 +4,7 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, TRANSFORMS
 
 
 def _frame_sort_key(name: str):
@@ -64,7 +64,9 @@ class RGBDFrameDataset(BaseDataset):
         self.frame_skip = int(frame_skip)
         self.color_dir, self.depth_dir = color_dir, depth_dir
         self.color_suffix, self.depth_suffix = color_suffix, depth_suffix
-        super().__init__(data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
+        # Built from mmpretrain's registry so the dataset also works outside a runner's default scope.
+        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        super().__init__(data_root=data_root, pipeline=pipeline, test_mode=test_mode,
                          lazy_init=lazy_init, serialize_data=True, **kwargs)
 
     def scene_ids(self) -> List[str]:

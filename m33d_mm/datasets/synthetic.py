@@ -8,10 +8,9 @@ distribution, so colour alone cannot separate classes and a model has to use dep
 World frame: z up, the room spans ``[0, Lx] x [0, Ly] x [0, Lz]``. Camera frame: OpenCV (x right, y down,
 z forward); poses are camera-to-world like ScanNet's ``pose/*.txt``. Depth is z-depth along the optical axis.
 
-Only numpy and OpenCV are used so that the generator runs without the OpenMMLab stack.
+This module imports only numpy and OpenCV (no models, no registries), so worker processes stay light.
 """
 import colorsys
-import functools
 import itertools
 import json
 import multiprocessing
@@ -58,6 +57,7 @@ GRAZING_COS = 0.12
 EDGE_JUMP = 0.06
 # Hits closer than this are the surface the ray starts on, not a new one.
 _EPS = 1e-4
+# Bounding-box corners closer to the camera plane than this cannot be projected to bound a primitive on screen.
 _NEAR = 1e-3
 
 _FRAME_DIGITS = 6
@@ -96,20 +96,27 @@ class Material:
     cell: float
     offset: np.ndarray
 
-    def albedo(self, points: np.ndarray) -> np.ndarray:
-        """Returns (M, 3) float32 albedo for (M, 3) world points on the surface."""
+    def albedo(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Returns (M, 3) float32 albedo at world points given as (M,) coordinate arrays."""
         if self.pattern == 'plain':
-            return np.broadcast_to(self.color_a, points.shape)
-        if self.pattern == 'stripes':
-            # Steepened sine: crisp stripes without aliasing-prone hard steps.
-            blend = np.clip(np.sin(points @ self.waves[0] + self.phases[0]) * 4.0, -1.0, 1.0) * 0.5 + 0.5
-        elif self.pattern == 'checker':
-            cells = np.floor((points + self.offset) / self.cell).astype(np.int64)
-            blend = (cells.sum(axis=1) & 1).astype(np.float32)
+            return np.broadcast_to(self.color_a, (len(x), 3))
+        if self.pattern == 'checker':
+            cells = (np.floor((x + self.offset[0]) / self.cell) + np.floor((y + self.offset[1]) / self.cell) +
+                     np.floor((z + self.offset[2]) / self.cell))
+            blend = (cells.astype(np.int64) & 1).astype(np.float32)
         else:
-            waves = np.sin(points @ self.waves.T + self.phases)
-            blend = np.clip(0.5 + waves.sum(axis=1) / len(self.phases), 0.0, 1.0)
-        return self.color_a + (self.color_b - self.color_a) * blend[:, None].astype(np.float32)
+            waves = [np.sin(x * w[0] + y * w[1] + z * w[2] + p) for w, p in zip(self.waves, self.phases)]
+            if self.pattern == 'stripes':
+                # Steepened sine: crisp stripes without aliasing-prone hard steps.
+                blend = np.clip(waves[0] * 4.0, -1.0, 1.0) * 0.5 + 0.5
+            else:
+                blend = np.clip(0.5 + sum(waves) / len(waves), 0.0, 1.0)
+        return self.color_a + (self.color_b - self.color_a) * blend[:, None]
+
+
+# Ray bundles are kept as separate x, y, z arrays: numpy is far faster on contiguous planes than on a trailing
+# axis of length 3, and it avoids BLAS calls whose threads would compete with worker processes.
+Rays = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -124,18 +131,23 @@ class Box:
     def bounds(self) -> Tuple[np.ndarray, np.ndarray]:
         return self.lo, self.hi
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, inv_dirs: np.ndarray) -> np.ndarray:
+    def intersect(self, origin: np.ndarray, dirs: Rays, inv_dirs: Rays) -> np.ndarray:
         """Slab test; returns the ray parameter of the entry point, inf where the ray misses."""
-        t1 = (self.lo - origin) * inv_dirs
-        t2 = (self.hi - origin) * inv_dirs
-        t_near = np.minimum(t1, t2).max(axis=-1)
-        t_far = np.maximum(t1, t2).min(axis=-1)
+        t_near = t_far = None
+        for axis, inv in enumerate(inv_dirs):
+            t1 = (self.lo[axis] - origin[axis]) * inv
+            t2 = (self.hi[axis] - origin[axis]) * inv
+            near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+            t_near = near if t_near is None else np.maximum(t_near, near)
+            t_far = far if t_far is None else np.minimum(t_far, far)
         return np.where((t_near <= t_far) & (t_near > _EPS), t_near, np.float32(np.inf))
 
-    def normal(self, points: np.ndarray) -> np.ndarray:
+    def normal(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         # The face a hit lies on is the one the point is closest to.
-        dist = np.concatenate([np.abs(points - self.lo), np.abs(points - self.hi)], axis=1)
-        return _BOX_NORMALS[dist.argmin(axis=1)]
+        coords = (x, y, z)
+        dist = np.stack([np.abs(c - self.lo[i]) for i, c in enumerate(coords)] +
+                        [np.abs(c - self.hi[i]) for i, c in enumerate(coords)])
+        return _BOX_NORMALS[dist.argmin(axis=0)]
 
 
 @dataclass(frozen=True)
@@ -150,17 +162,18 @@ class Sphere:
     def bounds(self) -> Tuple[np.ndarray, np.ndarray]:
         return self.center - self.radius, self.center + self.radius
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, inv_dirs: np.ndarray) -> np.ndarray:
-        oc = origin - self.center
-        a = (dirs * dirs).sum(axis=-1)
-        b = dirs @ oc
-        c = np.float32(oc @ oc - self.radius ** 2)
+    def intersect(self, origin: np.ndarray, dirs: Rays, inv_dirs: Rays) -> np.ndarray:
+        dx, dy, dz = dirs
+        ox, oy, oz = origin - self.center
+        a = dx * dx + dy * dy + dz * dz
+        b = dx * ox + dy * oy + dz * oz
+        c = ox * ox + oy * oy + oz * oz - np.float32(self.radius ** 2)
         disc = b * b - a * c
         t = (-b - np.sqrt(np.maximum(disc, 0.0))) / a
         return np.where((disc >= 0) & (t > _EPS), t, np.float32(np.inf))
 
-    def normal(self, points: np.ndarray) -> np.ndarray:
-        return ((points - self.center) / self.radius).astype(np.float32)
+    def normal(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return (np.stack([x, y, z], axis=1) - self.center) / np.float32(self.radius)
 
 
 @dataclass(frozen=True)
@@ -179,13 +192,13 @@ class Cylinder:
         hi = np.array([self.center[0] + self.radius, self.center[1] + self.radius, self.z1], dtype=np.float32)
         return lo, hi
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, inv_dirs: np.ndarray) -> np.ndarray:
-        ox, oy = origin[0] - self.center[0], origin[1] - self.center[1]
-        dx, dy, dz = dirs[..., 0], dirs[..., 1], dirs[..., 2]
+    def intersect(self, origin: np.ndarray, dirs: Rays, inv_dirs: Rays) -> np.ndarray:
+        dx, dy, dz = dirs
+        ox, oy = origin[:2] - self.center
+        r2 = np.float32(self.radius ** 2)
         a = dx * dx + dy * dy
-        b = ox * dx + oy * dy
-        c = np.float32(ox * ox + oy * oy - self.radius ** 2)
-        disc = b * b - a * c
+        b = dx * ox + dy * oy
+        disc = b * b - a * (ox * ox + oy * oy - r2)
         t_side = (-b - np.sqrt(np.maximum(disc, 0.0))) / a
         z_side = origin[2] + t_side * dz
         side_hit = (disc >= 0) & (t_side > _EPS) & (z_side >= self.z0) & (z_side <= self.z1)
@@ -193,23 +206,21 @@ class Cylinder:
         # Only the cap facing the camera can be the first hit; none when the camera is level with the body.
         if origin[2] > self.z1 or origin[2] < self.z0:
             cap_z = self.z1 if origin[2] > self.z1 else self.z0
-            t_cap = (cap_z - origin[2]) * inv_dirs[..., 2]
+            t_cap = np.float32(cap_z - origin[2]) * inv_dirs[2]
             rx, ry = ox + t_cap * dx, oy + t_cap * dy
-            cap_hit = (t_cap > _EPS) & (rx * rx + ry * ry <= self.radius ** 2)
+            cap_hit = (t_cap > _EPS) & (rx * rx + ry * ry <= r2)
             t = np.where(cap_hit & (t_cap < t), t_cap, t)
         return t
 
-    def normal(self, points: np.ndarray) -> np.ndarray:
-        radial = points[:, :2] - self.center
-        rho = np.sqrt((radial * radial).sum(axis=1))
-        normals = np.zeros_like(points, dtype=np.float32)
-        normals[:, :2] = radial / np.maximum(rho, 1e-6)[:, None]
-        cap_dist = np.minimum(np.abs(points[:, 2] - self.z1), np.abs(points[:, 2] - self.z0))
-        on_cap = cap_dist < np.abs(rho - self.radius)
-        normals[on_cap] = 0.0
-        normals[on_cap, 2] = np.where(np.abs(points[on_cap, 2] - self.z1) <= np.abs(points[on_cap, 2] - self.z0),
-                                      1.0, -1.0)
-        return normals
+    def normal(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        rx, ry = x - self.center[0], y - self.center[1]
+        rho = np.sqrt(rx * rx + ry * ry)
+        scale = 1.0 / np.maximum(rho, np.float32(1e-6))
+        to_top, to_bottom = np.abs(z - self.z1), np.abs(z - self.z0)
+        on_cap = np.minimum(to_top, to_bottom) < np.abs(rho - self.radius)
+        cap_sign = np.where(to_top <= to_bottom, np.float32(1), np.float32(-1))
+        return np.stack([np.where(on_cap, 0, rx * scale), np.where(on_cap, 0, ry * scale),
+                         np.where(on_cap, cap_sign, 0)], axis=1).astype(np.float32)
 
 
 Primitive = Union[Box, Sphere, Cylinder]
@@ -344,7 +355,7 @@ class _FloorPlan:
         return all(x1 + g <= a0 or a1 + g <= x0 or y1 + g <= b0 or b1 + g <= y0 for a0, b0, a1, b1 in self.occupied)
 
     def place(self, width: float, depth: float, against_wall: bool,
-              clearance: float = 0.0) -> Optional[Tuple[Rect, int]]:
+              clearance: float = 0.0) -> Optional[Rect]:
         """Finds a free footprint ``width`` along the wall and ``depth`` away from it.
 
         Args:
@@ -354,11 +365,11 @@ class _FloorPlan:
             clearance: Extra floor kept free in front of the object (e.g. a door's swing), not part of the rect.
 
         Returns:
-            The footprint and the wall index (0: x=0, 1: x=Lx, 2: y=0, 3: y=Ly; -1 for free placement), or None
-            if no free spot was found.
+            The footprint, or None if no free spot was found.
         """
         lx, ly = float(self.size[0]), float(self.size[1])
         for _ in range(30):
+            # Walls 0..3 are x=0, x=Lx, y=0, y=Ly; -1 places the footprint freely.
             wall = int(self.rng.integers(4)) if against_wall else -1
             if wall in (0, 1) or (wall == -1 and self.rng.random() < 0.5):
                 dx, dy = depth, width
@@ -386,15 +397,19 @@ class _FloorPlan:
             reserved = (max(reserved[0], 0.0), max(reserved[1], 0.0), min(reserved[2], lx), min(reserved[3], ly))
             if self._free(reserved):
                 self.occupied.append(reserved)
-                return rect, wall
+                return rect
         return None
+
+
+# Furniture makers: each places one piece on ``plan`` and returns its primitives (all with the class label of the
+# piece), or [] if it did not fit. ``tops`` collects table tops that small objects may stand on.
 
 
 def _make_cabinet(rng, plan, tops):
     spot = plan.place(rng.uniform(0.4, 1.0), rng.uniform(0.35, 0.6), against_wall=rng.random() < 0.8)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     return [_box((x0, y0, 0), (x1, y1, rng.uniform(1.2, 2.1)), CABINET, _random_material(rng))]
 
 
@@ -402,7 +417,7 @@ def _make_bed(rng, plan, tops):
     spot = plan.place(rng.uniform(1.4, 2.0), rng.uniform(1.9, 2.2), against_wall=rng.random() < 0.9)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     return [_box((x0, y0, 0), (x1, y1, rng.uniform(0.4, 0.65)), BED, _random_material(rng))]
 
 
@@ -411,7 +426,7 @@ def _make_door(rng, plan, tops):
     spot = plan.place(rng.uniform(0.8, 1.0), rng.uniform(0.03, 0.05), against_wall=True, clearance=0.7)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     return [_box((x0, y0, 0), (x1, y1, height), DOOR, _random_material(rng))]
 
 
@@ -419,7 +434,7 @@ def _make_table(rng, plan, tops):
     spot = plan.place(rng.uniform(0.8, 1.8), rng.uniform(0.6, 1.0), against_wall=rng.random() < 0.3)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     height, thickness = rng.uniform(0.68, 0.8), rng.uniform(0.03, 0.06)
     material = _random_material(rng)
     parts = [_box((x0, y0, height - thickness), (x1, y1, height), TABLE, material)]
@@ -440,7 +455,7 @@ def _make_chair(rng, plan, tops):
     spot = plan.place(seat, seat, against_wall=False)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     seat_h, back_h, back_t = rng.uniform(0.42, 0.5), rng.uniform(0.35, 0.5), rng.uniform(0.04, 0.06)
     material = _random_material(rng)
     side = int(rng.integers(4))
@@ -470,7 +485,7 @@ def _make_sphere(rng, plan, tops):
     spot = plan.place(2 * radius, 2 * radius, against_wall=False)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     center = np.array([(x0 + x1) / 2, (y0 + y1) / 2, radius], dtype=np.float32)
     return [Sphere(center, float(radius), OTHERFURNITURE, _random_material(rng))]
 
@@ -480,7 +495,7 @@ def _make_cylinder(rng, plan, tops):
     spot = plan.place(2 * radius, 2 * radius, against_wall=False)
     if spot is None:
         return []
-    (x0, y0, x1, y1), _ = spot
+    x0, y0, x1, y1 = spot
     center = np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float32)
     return [Cylinder(center, float(radius), 0.0, float(rng.uniform(0.4, 0.85)), TOILET, _random_material(rng))]
 
@@ -551,23 +566,13 @@ def make_scene(rng: np.random.Generator) -> Scene:
         noise_sigma=float(rng.uniform(1.0, 3.0)))
 
 
-@functools.lru_cache(maxsize=8)
-def _camera_rays(height: int, width: int) -> np.ndarray:
-    """(H, W, 3) camera-frame ray directions scaled to unit z, so the ray parameter of a hit is its z-depth."""
-    k = camera_intrinsics(height, width)
-    u, v = np.meshgrid(np.arange(width), np.arange(height))
-    rays = np.stack([(u - k[0, 2]) / k[0, 0], (v - k[1, 2]) / k[1, 1], np.ones_like(u, dtype=np.float64)], -1)
-    rays = rays.astype(np.float32)
-    rays.flags.writeable = False
-    return rays
-
-
-def _screen_rect(prim: Primitive, world_to_cam: np.ndarray, origin: np.ndarray, k: np.ndarray, height: int,
+def _screen_rect(prim: Primitive, pose: np.ndarray, k: np.ndarray, height: int,
                  width: int) -> Optional[Tuple[slice, slice]]:
     """Pixel window that contains the primitive's projection (None if off screen), to ray cast only there."""
     lo, hi = prim.bounds
     corners = np.array(list(itertools.product(*zip(lo, hi))), dtype=np.float64)
-    cam = (corners - origin) @ world_to_cam.T
+    # Rows of (X - t) R are the corners in camera coordinates, R^T (X - t).
+    cam = (corners - pose[:3, 3]) @ pose[:3, :3]
     z = cam[:, 2]
     if (z <= _NEAR).all():
         return None
@@ -594,7 +599,7 @@ def _invalid_depth_mask(depth: np.ndarray, cos_view: np.ndarray, rng: np.random.
     shadow[:, :-1] |= depth[:, :-1] > depth[:, 1:] * (1 + EDGE_JUMP)
     shadow[1:, :] |= depth[1:, :] > depth[:-1, :] * (1 + EDGE_JUMP)
     shadow[:-1, :] |= depth[:-1, :] > depth[1:, :] * (1 + EDGE_JUMP)
-    invalid |= shadow & (rng.random(depth.shape) < 0.5)
+    invalid |= shadow & (rng.random(depth.shape, dtype=np.float32) < 0.5)
     # Holes from absorbing or specular patches.
     blobs = np.zeros(depth.shape, dtype=np.uint8)
     short = min(height, width)
@@ -603,7 +608,7 @@ def _invalid_depth_mask(depth: np.ndarray, cos_view: np.ndarray, rng: np.random.
         axes = tuple(max(1, int(round(a))) for a in rng.uniform(0.015, 0.06, 2) * short)
         cv2.ellipse(blobs, center, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     invalid |= blobs.astype(bool)
-    invalid |= rng.random(depth.shape) < 0.004
+    invalid |= rng.random(depth.shape, dtype=np.float32) < 0.004
     return invalid
 
 
@@ -623,66 +628,75 @@ def render_frame(scene: Scene, pose: np.ndarray, height: int, width: int,
         (H, W) uint8 NYU40 ids (invalid depth keeps its label).
     """
     pose = np.asarray(pose, dtype=np.float64)
-    rot = pose[:3, :3]
+    rot = pose[:3, :3].astype(np.float32)
     origin = pose[:3, 3].astype(np.float32)
     k = camera_intrinsics(height, width)
-    rays = _camera_rays(height, width)
-    dirs = (rays.reshape(-1, 3) @ rot.T.astype(np.float32)).reshape(height, width, 3)
-    # Axis-parallel rays would make 0 * inf = nan in the slab tests.
-    dirs[dirs == 0] = 1e-9
-    inv_dirs = 1.0 / dirs
+    xs = ((np.arange(width) - k[0, 2]) / k[0, 0]).astype(np.float32)[None, :]
+    ys = ((np.arange(height) - k[1, 2]) / k[1, 1]).astype(np.float32)[:, None]
+    # Camera rays (x, y, 1) in world axes; with unit camera z the ray parameter of a hit is its z-depth.
+    dirs = tuple(xs * rot[i, 0] + ys * rot[i, 1] + rot[i, 2] for i in range(3))
+    for d in dirs:
+        # Axis-parallel rays would make 0 * inf = nan in the slab tests.
+        d[d == 0] = 1e-9
+    inv_dirs = tuple(1.0 / d for d in dirs)
 
     # The camera is inside the room, so every ray leaves it through the nearest of the six planes.
-    exits = (np.where(dirs > 0, scene.size, np.float32(0)) - origin) * inv_dirs
-    axis = exits.argmin(axis=-1)
-    depth = np.take_along_axis(exits, axis[..., None], -1)[..., 0]
-    surface = (2 * axis + (np.take_along_axis(dirs, axis[..., None], -1)[..., 0] > 0)).astype(np.int16)
+    depth, surface = None, None
+    for axis in range(3):
+        positive = dirs[axis] > 0
+        t = (positive * scene.size[axis] - origin[axis]) * inv_dirs[axis]
+        face = (2 * axis + positive).astype(np.int16)
+        if depth is None:
+            depth, surface = t, face
+        else:
+            closer = t < depth
+            depth, surface = np.where(closer, t, depth), np.where(closer, face, surface)
 
-    world_to_cam = rot.T
     for index, prim in enumerate(scene.objects):
-        window = _screen_rect(prim, world_to_cam, origin, k, height, width)
+        window = _screen_rect(prim, pose, k, height, width)
         if window is None:
             continue
-        t = prim.intersect(origin, dirs[window], inv_dirs[window])
+        t = prim.intersect(origin, tuple(d[window] for d in dirs), tuple(d[window] for d in inv_dirs))
         closer = t < depth[window]
         np.copyto(depth[window], t, where=closer)
         np.copyto(surface[window], len(_ROOM_LABELS) + index, where=closer)
 
-    flat_dirs = dirs.reshape(-1, 3)
-    points = origin + flat_dirs * depth.reshape(-1, 1)
-    normals = np.empty_like(points)
-    albedo = np.empty_like(points)
+    points = [(origin[i] + dirs[i] * depth).ravel() for i in range(3)]
+    normals = np.empty((height * width, 3), dtype=np.float32)
+    albedo = np.empty((height * width, 3), dtype=np.float32)
     room_materials = (scene.wall,) * 4 + (scene.floor, scene.ceiling)
     ids = surface.ravel()
+    # Pixels grouped by surface so that each surface shades all its pixels in one vectorised call.
     order = np.argsort(ids, kind='stable')
     ends = np.cumsum(np.bincount(ids, minlength=len(_ROOM_LABELS) + len(scene.objects)))
     for sid, (start, end) in enumerate(zip(np.concatenate([[0], ends[:-1]]), ends)):
         if start == end:
             continue
         idx = order[start:end]
-        hit = points[idx]
+        hit = [p[idx] for p in points]
         if sid < len(_ROOM_LABELS):
             normals[idx] = _ROOM_NORMALS[sid]
-            albedo[idx] = room_materials[sid].albedo(hit)
+            albedo[idx] = room_materials[sid].albedo(*hit)
         else:
             prim = scene.objects[sid - len(_ROOM_LABELS)]
-            normals[idx] = prim.normal(hit)
-            albedo[idx] = prim.material.albedo(hit)
+            normals[idx] = prim.normal(*hit)
+            albedo[idx] = prim.material.albedo(*hit)
 
-    lambert = np.clip(normals @ scene.light, 0.0, None)
-    shade = (scene.ambient + scene.diffuse * lambert) * (255.0 * scene.exposure)
-    color = albedo * shade[:, None] + rng.normal(0.0, scene.noise_sigma, albedo.shape).astype(np.float32)
+    nx, ny, nz = normals[:, 0], normals[:, 1], normals[:, 2]
+    lambert = np.maximum(nx * scene.light[0] + ny * scene.light[1] + nz * scene.light[2], 0.0)
+    shade = (scene.ambient + scene.diffuse * lambert) * np.float32(255.0 * scene.exposure)
+    color = albedo * shade[:, None] + rng.standard_normal(albedo.shape, dtype=np.float32) * scene.noise_sigma
     rgb = np.clip(np.rint(color), 0, 255).astype(np.uint8).reshape(height, width, 3)
 
     label_lut = np.array(_ROOM_LABELS + tuple(p.label for p in scene.objects), dtype=np.uint8)
     label = label_lut[surface]
 
-    cos_view = (np.abs((normals * flat_dirs).sum(axis=1)) / np.linalg.norm(flat_dirs, axis=1)).reshape(height, width)
-    invalid = _invalid_depth_mask(depth, cos_view, rng)
+    dx, dy, dz = (d.ravel() for d in dirs)
+    cos_view = np.abs(nx * dx + ny * dy + nz * dz) / np.sqrt(dx * dx + dy * dy + dz * dz)
+    invalid = _invalid_depth_mask(depth, cos_view.reshape(height, width), rng)
     # Axial noise growing with the square of the range, as for structured-light sensors.
-    noisy = depth + rng.normal(0.0, 1.0, depth.shape).astype(np.float32) * (0.0008 * depth * depth)
-    depth_out = np.where(invalid, np.float32(0), noisy).astype(np.float32)
-    return rgb, depth_out, label
+    noise = rng.standard_normal(depth.shape, dtype=np.float32) * (np.float32(0.0008) * depth * depth)
+    return rgb, np.where(invalid, np.float32(0), depth + noise), label
 
 
 def _seeded_rng(seed: int, *key: int) -> np.random.Generator:

@@ -188,3 +188,20 @@ def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
     logger.info(f'RGBDViT: loaded {len(fitted)} tensors from {path} ({fmt} format)'
                 + (f'; unused: {unused[:10]}' if unused else ''))
     return report
+
+
+def infer_rgbd_vit_config(state_dict: Dict[str, torch.Tensor]) -> dict:
+    """``RGBDViT`` keyword arguments that fit an encoder state dict in ``RGBDViT`` keys.
+
+    The number of attention heads leaves no trace in the weights; ``embed_dims // 64`` (the ViT convention)
+    is used, which only matters for running the model, not for converting weights.
+    """
+    weight = state_dict.get('patch_embed.rgb.projection.weight')
+    if weight is None:
+        raise CheckpointMismatchError('no RGB patch embedding (patch_embed.rgb.projection.weight) in the weights')
+    layers = {int(k.split('.')[1]) for k in state_dict if k.startswith('layers.')}
+    embed_dims = weight.shape[0]
+    arch = dict(embed_dims=embed_dims, num_layers=len(layers), num_heads=max(1, embed_dims // 64),
+                feedforward_channels=state_dict['layers.0.ffn.layers.0.0.weight'].shape[0])
+    return dict(arch=arch, patch_size=weight.shape[-1], tubelet_size=weight.shape[2] if weight.dim() == 5 else None,
+                with_cls_token='cls_token' in state_dict)

@@ -162,5 +162,6 @@ class PackRGBDInputs(BaseTransform):
     def transform(self, results: dict) -> dict:
         rgb = torch.from_numpy(np.ascontiguousarray(results['img'].transpose(2, 0, 1)))
         depth = torch.from_numpy(np.ascontiguousarray(results['depth'], dtype=np.float32))[None]
-        sample = DataSample().set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        sample = DataSample()
+        sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=dict(rgb=rgb, depth=depth), data_samples=sample)
