@@ -11,9 +11,13 @@ machine where the real thing works (full mmcv, a CUDA build of torch/torchvision
 * D3 ``mmcv-lite`` has no ``mmcv._ext`` while several mmseg modules import ``mmcv.ops`` unconditionally.
 * D4 torch >= 2.6 loads with ``weights_only=True`` by default; mmengine checkpoints hold Python objects
   (``HistoryBuffer``, numpy scalars), so ``resume``/``load_from`` fail. The project's own checkpoints are loaded
-  as mmengine always loaded them; third-party weights go through :func:`m33d_mm.utils.load_state_dict_safely`.
+  as mmengine always loaded them; third-party weights go through :func:`m33d_mm.models.checkpoint.load_weights_file`
+  (``weights_only=True``).
 * D5 mmengine's distributed set-up assumes CUDA (``torch.cuda.set_device`` and ``device_ids`` for DDP); on
   CPU-only machines the process group is started with gloo and DDP wraps CPU modules without device ids.
+* D6 mmaction2 turns on its VindLU multimodal models whenever ``transformers`` is installed (this project
+  uses it for depth extraction), but they also import ``timm``; without it ``import mmaction.models`` fails.
+  The multimodal models are then registered as placeholders, as mmaction2 does without ``transformers``.
 """
 import glob
 import inspect
@@ -120,6 +124,19 @@ def fix_mmcv_ext():
     return True
 
 
+def fix_mmaction_multimodal():
+    """D6: keep mmaction2's VindLU models as placeholders when ``timm``, which they import, is missing."""
+    if _package_dir('mmaction') is None or importlib.util.find_spec('timm') is not None:
+        return False
+    if 'mmaction.models' in sys.modules:
+        return False
+    from mmaction.utils import dependency
+    if not dependency.WITH_MULTIMODAL:
+        return False
+    dependency.WITH_MULTIMODAL = False
+    return True
+
+
 def fix_checkpoint_loading():
     """D4: let mmengine load its own checkpoints (resume/load_from) under torch >= 2.6."""
     from mmengine.runner import checkpoint as ckpt
@@ -183,6 +200,7 @@ FIXES = dict(
     torchvision_ops=fix_torchvision_ops,
     mmaction_drn=fix_mmaction_drn,
     mmcv_ext=fix_mmcv_ext,
+    mmaction_multimodal=fix_mmaction_multimodal,
     checkpoint_loading=fix_checkpoint_loading,
     cpu_distributed=fix_cpu_distributed,
 )
