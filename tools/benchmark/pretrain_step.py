@@ -1,0 +1,217 @@
+"""Pre-training step throughput: M3D next to mmpretrain's MAE (images) and VideoMAE-sized clips (video).
+
+One full training step (forward, backward, AdamW update) of each model is timed, the models interleaved in
+one process so that both see the same machine state. FLOPs per step are counted once with
+``torch.utils.flop_counter``; achieved FLOP/s = FLOPs / median step time. The matmul peak of this machine
+(square ``--peak-size`` matmuls, fp32 and bf16) is measured in the same run, so "fraction of peak" needs no
+outside number. Prints a table and writes JSON.
+
+    python tools/benchmark/pretrain_step.py --out work_dirs/benchmarks/pretrain_step.json
+    python tools/benchmark/pretrain_step.py --video --batch 2     # 16 x 224^2 clips, 90 % tube masks
+    python tools/benchmark/pretrain_step.py --bf16                # under bf16 autocast as well
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import m33d_mm  # noqa: F401
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import m33d_mm.models  # noqa: F401
+from mmpretrain.registry import MODELS
+
+
+def m33d_image(batch, size, with_cp=False):
+    model = MODELS.build(dict(
+        type='M33D',
+        backbone=dict(type='RGBDViT', arch='base', patch_size=16, mask_ratio=dict(rgb=0.8, depth=0.8),
+                      with_cp=with_cp),
+        neck=dict(type='RGBDMAEDecoder', patch_size=16, in_channels=768, embed_dims=256, num_layers=2,
+                  num_heads=8, with_cp=with_cp),
+        head=dict(type='RGBDReconstructionHead', patch_size=16),
+        loss_weights=dict(rgb=1., depth=1.)))
+    inputs = dict(rgb=torch.randn(batch, 3, size, size), depth=torch.randn(batch, 1, size, size),
+                  depth_valid=torch.rand(batch, 1, size, size) > 0.05)
+    return model, lambda: model.loss(inputs)
+
+
+def m33d_video(batch, size, frames, with_cp=False):
+    model = MODELS.build(dict(
+        type='M33D',
+        backbone=dict(type='RGBDViT', arch='base', patch_size=16, tubelet_size=2, mask_ratio=0.9, with_cp=with_cp),
+        neck=dict(type='RGBDMAEDecoder', patch_size=16, tubelet_size=2, in_channels=768, embed_dims=384,
+                  num_layers=4, num_heads=6, with_cp=with_cp),
+        head=dict(type='RGBDReconstructionHead', patch_size=16, tubelet_size=2,
+                  losses=dict(rgb=dict(type='RGBReconstructionLoss'),
+                              depth=dict(type='DepthReconstructionLoss', mode='mse'))),
+        contrastive_loss=dict(type='PatchInfoNCELoss'),
+        matching_loss=dict(type='RGBDMatchingLoss', in_channels=768),
+        loss_weights=dict(rgb=1., depth=1., contrastive=1., matching=1.),
+        cross_modal_tokens='shared_visible'))
+    shape = (batch, 3, frames, size, size)
+    inputs = dict(rgb=torch.randn(shape), depth=torch.randn(batch, 1, frames, size, size),
+                  depth_valid=torch.ones(batch, 1, frames, size, size, dtype=torch.bool))
+    return model, lambda: model.loss(inputs)
+
+
+def mae_image(batch, size):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile('mmpretrain::_base_/models/mae_vit-base-p16.py')
+    model = MODELS.build(cfg.model)
+    inputs = torch.randn(batch, 3, size, size)
+    return model, lambda: model.loss(inputs, [])
+
+
+def videomae_video(batch, size, frames):
+    """mmaction2's VideoMAE ViT-B backbone on the visible 10 % of tokens, plus a 4-block decoder.
+
+    mmaction2 ships VideoMAE as a fine-tuning backbone only; this is its encoder (same layers as VideoMAE
+    pre-training) on the tokens a 90 % tube mask leaves, followed by the M3D decoder width/depth, so the
+    comparison isolates M3D's multi-modal bookkeeping.
+    """
+    import mmaction.models  # noqa: F401
+    from mmaction.registry import MODELS as ACTION_MODELS
+    from m33d_mm.models import RGBDMAEDecoder, RGBDReconstructionHead
+    from m33d_mm.models.utils import MaskedEncoding, keep_ids_to_mask
+
+    encoder = ACTION_MODELS.build(dict(type='VisionTransformer', img_size=size, patch_size=16, embed_dims=768,
+                                       depth=12, num_heads=12, mlp_ratio=4, qkv_bias=True, num_frames=frames,
+                                       norm_cfg=dict(type='LN', eps=1e-6)))
+    decoder = RGBDMAEDecoder(modalities=dict(rgb=3), patch_size=16, tubelet_size=2, in_channels=768,
+                             embed_dims=384, num_layers=4, num_heads=6)
+    head = RGBDReconstructionHead(patch_size=16, tubelet_size=2, losses=dict(rgb=dict(type='RGBReconstructionLoss')))
+    model = torch.nn.ModuleDict(dict(encoder=encoder, decoder=decoder, head=head))
+    clip = torch.randn(batch, 3, frames, size, size)
+    grid = (frames // 2, size // 16, size // 16)
+    num = grid[0] * grid[1] * grid[2]
+    keep = torch.stack([torch.randperm(num)[:num // 10].sort().values for _ in range(batch)])
+
+    def step():
+        tokens = encoder.patch_embed(clip)[0] + encoder.pos_embed.to(clip.dtype)
+        tokens = torch.gather(tokens, 1, keep[..., None].expand(-1, -1, 768))
+        for block in encoder.blocks:
+            tokens = block(tokens)
+        tokens = encoder.fc_norm(tokens)
+        enc = MaskedEncoding(latent=dict(rgb=tokens), ids_keep=dict(rgb=keep),
+                             mask=dict(rgb=keep_ids_to_mask(keep, num)), grid=grid)
+        return head.loss(decoder(enc), dict(rgb=clip), enc)
+
+    return model, step
+
+
+def measure_peak(size, dtype, repeats=5):
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / min(times)
+
+
+class Runner:
+    """One model's training step, its FLOP count and its timings."""
+
+    def __init__(self, name, model, loss_fn, reference, bf16=False):
+        self.name, self.model, self.loss_fn, self.bf16 = name, model, loss_fn, bf16
+        self.reference = reference
+        model.train()
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        self.times = []
+        self.flops = None
+
+    def step(self):
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.bf16):
+            losses = self.loss_fn()
+            loss = sum(v for v in losses.values()) if isinstance(losses, dict) else losses
+        loss.backward()
+        self.optimizer.step()
+
+    def count_flops(self):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            self.step()
+        self.flops = counter.get_total_flops()
+
+    def timed_step(self):
+        start = time.perf_counter()
+        self.step()
+        self.times.append(time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--video', action='store_true', help='video step (16 x size^2, 90 %% tube masks)')
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--frames', type=int, default=16)
+    parser.add_argument('--steps', type=int, default=5, help='timed steps per model (after one warm-up)')
+    parser.add_argument('--bf16', action='store_true', help='also time every model under bf16 autocast')
+    parser.add_argument('--with-cp', action='store_true', help='activation checkpointing in the M3D model')
+    parser.add_argument('--peak-size', type=int, default=2048)
+    parser.add_argument('--out', default='work_dirs/benchmarks/pretrain_step.json')
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    if args.video:
+        builders = [('M3D video (RGB-D, eq. 5)', lambda: m33d_video(args.batch, args.size, args.frames, args.with_cp)),
+                    ('VideoMAE ViT-B (mmaction2 encoder, RGB)', lambda: videomae_video(args.batch, args.size,
+                                                                                        args.frames))]
+    else:
+        builders = [('M3D image (RGB-D, eq. 7)', lambda: m33d_image(args.batch, args.size, args.with_cp)),
+                    ('mmpretrain MAE ViT-B (RGB)', lambda: mae_image(args.batch, args.size))]
+    runners = []
+    for index, (name, build) in enumerate(builders):
+        model, loss_fn = build()
+        runners.append(Runner(name, model, loss_fn, reference=index == 1))
+        if args.bf16:
+            runners.append(Runner(name + ' bf16', model, loss_fn, reference=index == 1, bf16=True))
+    for runner in runners:
+        runner.count_flops()
+        runner.step()  # warm-up
+    peak = dict(fp32=measure_peak(args.peak_size, torch.float32), bf16=measure_peak(args.peak_size, torch.bfloat16))
+    for _ in range(args.steps):  # interleaved, so drifts in machine load hit every model alike
+        for runner in runners:
+            runner.timed_step()
+    peak_after = dict(fp32=measure_peak(args.peak_size, torch.float32),
+                      bf16=measure_peak(args.peak_size, torch.bfloat16))
+    peak = {k: max(peak[k], peak_after[k]) for k in peak}
+
+    rows = []
+    for runner in runners:
+        median = statistics.median(runner.times)
+        achieved = runner.flops / median
+        ref_peak = peak['bf16' if runner.bf16 else 'fp32']
+        rows.append(dict(model=runner.name, precision='bf16' if runner.bf16 else 'fp32', reference=runner.reference,
+                         gflop_per_step=runner.flops / 1e9, step_s=median, step_s_all=runner.times,
+                         gflops=achieved / 1e9, fraction_of_peak=achieved / ref_peak))
+    reference = {row['precision']: row['gflops'] for row in rows if row['reference']}
+    for row in rows:
+        row['ratio_to_reference'] = row['gflops'] / reference[row['precision']]
+    result = dict(machine=dict(platform=platform.platform(), processor=platform.processor(),
+                               threads=torch.get_num_threads(), torch=torch.__version__),
+                  args=vars(args), matmul_peak_gflops={k: v / 1e9 for k, v in peak.items()}, rows=rows)
+
+    print(f'matmul peak ({args.peak_size}^3, {torch.get_num_threads()} threads): '
+          f'fp32 {peak["fp32"] / 1e9:.1f} GFLOP/s, bf16 {peak["bf16"] / 1e9:.1f} GFLOP/s')
+    print(f'{"model":45s} {"GFLOP/step":>10s} {"step s":>8s} {"GFLOP/s":>8s} {"% peak":>7s} {"ratio":>6s}')
+    for row in rows:
+        print(f'{row["model"]:45s} {row["gflop_per_step"]:10.1f} {row["step_s"]:8.2f} {row["gflops"]:8.1f} '
+              f'{100 * row["fraction_of_peak"]:6.1f}% {row["ratio_to_reference"]:6.2f}')
+    os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'written {args.out}')
+
+
+if __name__ == '__main__':
+    main()
