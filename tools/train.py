@@ -68,7 +68,12 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:
+        # FlexibleRunner (FSDP / DeepSpeed strategies) and other custom runners
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.train()
 
 
