@@ -3,6 +3,7 @@ import functools
 from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 from einops import rearrange
 
 
@@ -122,3 +123,15 @@ def keep_ids_to_mask(ids_keep: torch.Tensor, num_tokens: int) -> torch.Tensor:
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """Select tokens ``ids (B, n)`` from ``x (B, N, C)``."""
     return torch.gather(x, 1, ids[..., None].expand(-1, -1, x.shape[-1]))
+
+
+def init_linear_and_norm(root: nn.Module) -> None:
+    """MAE's initialisation: Xavier-uniform linear weights, zero biases, unit LayerNorms."""
+    for module in root.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)

@@ -9,7 +9,8 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from mmpretrain.registry import MODELS
 
-from ..utils import MaskedEncoding, gather_tokens, keep_ids_to_mask, random_keep_ids, sincos_pos_embed
+from ..utils import (MaskedEncoding, gather_tokens, init_linear_and_norm, keep_ids_to_mask, random_keep_ids,
+                     sincos_pos_embed)
 
 ARCHS = {
     'tiny': dict(embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768),
@@ -178,14 +179,7 @@ class RGBDViT(BaseModule):
         if self.init_cfg is not None:
             super().init_weights()
             return
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linear_and_norm(self)
         for embed in self.patch_embed.values():
             weight = embed.projection.weight
             nn.init.xavier_uniform_(weight.view(weight.shape[0], -1))

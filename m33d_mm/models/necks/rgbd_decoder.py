@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from mmpretrain.registry import MODELS
 
-from ..utils import MaskedEncoding, sincos_pos_embed
+from ..utils import MaskedEncoding, init_linear_and_norm, sincos_pos_embed
 
 
 @MODELS.register_module()
@@ -71,14 +71,7 @@ class RGBDMAEDecoder(BaseModule):
         if self.init_cfg is not None:
             super().init_weights()
             return
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linear_and_norm(self)
         nn.init.normal_(self.mask_token, std=0.02)
         for embed in self.modality_embed.values():
             nn.init.normal_(embed, std=0.02)
