@@ -6,6 +6,7 @@ import torch
 
 from m33d_mm.models import RGBDViT
 from m33d_mm.models.checkpoint import CheckpointMismatchError, load_pretrained
+from m33d_mm.models.utils import sincos_pos_embed
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TIMM_NAMES = [
@@ -32,10 +33,13 @@ def official_mae_checkpoint(vit):
     """The reference encoder in the official MAE release layout, with decoder keys as the release has."""
     model = {}
     for key, value in vit.state_dict().items():
+        if key == 'pos_layout_code':  # M3D's own record; other checkpoints only have their pos_embed table
+            continue
         for pattern, repl in TIMM_NAMES:
             key = re.sub(pattern, repl, key)
         model[key] = value.clone()
-    model['pos_embed'] = torch.zeros(1, 17, 32)
+    # the release's fixed table: column part first, with a zero class-token slot
+    model['pos_embed'] = torch.cat([torch.zeros(1, 32), sincos_pos_embed((4, 4), 32, layout='wh')])[None]
     model['decoder_embed.weight'] = torch.zeros(16, 32)
     model['mask_token'] = torch.zeros(1, 1, 16)
     return dict(model=model)
@@ -43,8 +47,8 @@ def official_mae_checkpoint(vit):
 
 def mmpretrain_mae_checkpoint(vit):
     sd = {('backbone.' + k).replace('patch_embed.rgb.projection', 'patch_embed.projection'): v.clone()
-          for k, v in vit.state_dict().items()}
-    sd['backbone.pos_embed'] = torch.zeros(1, 17, 32)
+          for k, v in vit.state_dict().items() if k != 'pos_layout_code'}
+    sd['backbone.pos_embed'] = torch.cat([torch.zeros(1, 32), sincos_pos_embed((4, 4), 32, layout='hw')])[None]
     sd['neck.decoder_embed.weight'] = torch.zeros(16, 32)
     return dict(state_dict=sd, meta=dict(epoch=300))
 
@@ -58,14 +62,27 @@ def check_loaded(target, ref):
     assert torch.allclose(target(x)[0], ref(x)[0], atol=1e-6)
 
 
-@pytest.mark.parametrize('make', [official_mae_checkpoint, mmpretrain_mae_checkpoint])
-def test_pretrained_from_mae_formats(tmp_path, make):
-    ref = reference_encoder()
+@pytest.mark.parametrize('make,layout', [(official_mae_checkpoint, 'wh'), (mmpretrain_mae_checkpoint, 'hw')])
+def test_pretrained_from_mae_formats(tmp_path, make, layout):
+    ref = reference_encoder(pos_embed_layout=layout)
     path = tmp_path / 'mae.pth'
     torch.save(make(ref), path)
     vit = RGBDViT(arch=TINY, patch_size=8, pretrained=str(path))
     vit.init_weights()
+    # the encoder keeps the position table the weights were trained with
+    assert vit.pos_embed_layout == layout
     check_loaded(vit, ref)
+
+
+def test_position_layout_travels_with_m33d_checkpoints(tmp_path):
+    ref = reference_encoder(pos_embed_layout='wh')
+    path = tmp_path / 'm33d.pth'
+    torch.save(dict(state_dict={'backbone.' + k: v for k, v in ref.state_dict().items()}), path)
+    vit = RGBDViT(arch=TINY, patch_size=8, modalities=dict(rgb=3), pretrained=str(path))
+    vit.init_weights()
+    assert vit.pos_embed_layout == 'wh'
+    assert torch.allclose(vit.pos_embed((2, 3), 'cpu', torch.float32)[0],
+                          sincos_pos_embed((2, 3), 32, layout='wh'))
 
 
 def test_modality_specific_encoders_start_from_copies(tmp_path):
@@ -81,6 +98,8 @@ def test_videomae_qv_bias_becomes_qkv_bias_with_zero_key_bias(tmp_path):
     ref = reference_encoder()
     model = {}
     for key, value in official_mae_checkpoint(ref)['model'].items():
+        if key == 'pos_embed':  # VideoMAE: 1-D sinusoid over 8 frames / 2 x 4 x 4 tubelets, no class slot
+            value = sincos_pos_embed((4, 4, 4), 32, layout='1d')[None]
         if key.endswith('attn.qkv.bias'):
             q, _, v = value.chunk(3)
             model['encoder.' + key.replace('qkv.bias', 'q_bias')] = q
@@ -93,6 +112,7 @@ def test_videomae_qv_bias_becomes_qkv_bias_with_zero_key_bias(tmp_path):
     torch.save(dict(model=model), path)
     vit = RGBDViT(arch=TINY, patch_size=8, tubelet_size=2, modalities=dict(rgb=3), pretrained=str(path))
     vit.init_weights()
+    assert vit.pos_embed_layout == '1d'
     bias = vit.layers[0].attn.qkv.bias
     assert torch.equal(bias[32:64], torch.zeros(32))
     assert torch.equal(bias[:32], ref.layers[0].attn.qkv.bias[:32])
@@ -112,10 +132,11 @@ def test_converter_tool_writes_a_loadable_file(tmp_path, run_tool):
     src, dst = tmp_path / 'mae.pth', tmp_path / 'm33d_init.pth'
     torch.save(official_mae_checkpoint(ref), src)
     proc = run_tool(['tools/model_converters/mae_to_m33d.py', src, dst])
-    assert 'timm format' in proc.stdout and '31 tensors' in proc.stdout
+    assert 'timm format, "wh" position table' in proc.stdout and '32 tensors; not used: none' in proc.stdout
     converted = torch.load(dst, weights_only=True)
     assert 'backbone.patch_embed.depth.projection.weight' in converted['state_dict']
     vit = RGBDViT(arch=TINY, patch_size=8, pretrained=str(dst))
+    ref = reference_encoder(pos_embed_layout='wh')
     vit.init_weights()
     check_loaded(vit, ref)
 

@@ -44,7 +44,7 @@ def test_stage2_starts_from_stage1_resumes_and_lowers_the_loss(stage1_dir, synth
     base = ['tools/train.py', STAGE2, '--work-dir', work, '--cfg-options',
             f'model.backbone.pretrained={stage1_dir}']
     first = run_tool(base + common_options(synthetic_root, 2))
-    assert 'RGBDViT: loaded' in first.stdout and f'from {stage1_dir} (m33d format)' in first.stdout
+    assert 'RGBDViT: loaded' in first.stdout and f'from {stage1_dir} (m33d format, "hw" position table)' in first.stdout
     assert (work / 'epoch_2.pth').is_file()
 
     resumed = run_tool(base + common_options(synthetic_root, 12) + ['--resume'])

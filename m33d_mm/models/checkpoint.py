@@ -13,7 +13,9 @@ tolerated gaps are documented initialisations:
 * the depth patch embedding when the source has RGB only: the RGB kernel averaged over its input channels
   (a depth map seen as a grey image gets the response the RGB kernel gives a grey image), RGB bias;
 * modality-specific encoder copies (``modality_layers``/``modality_norms``): copies of the shared layers;
-* position embeddings are fixed sine-cosine tables in M3D and are never loaded.
+* position embeddings are fixed sine-cosine tables in M3D and are never loaded as weights, but their layout
+  is: MAE's release, mmpretrain and VideoMAE lay the table out differently, and the encoder keeps the one its
+  weights were trained with (``RGBDViT.pos_layout_code``, detected from the checkpoint's ``pos_embed``).
 
 Third-party files are read with ``torch.load(weights_only=True)``. A directory is taken to be an mmengine
 work directory of your own run: its last checkpoint is loaded with mmengine's loader, which unpickles the
@@ -134,7 +136,6 @@ def to_rgbd_vit_keys(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, tor
             # VideoMAE has no key bias; a zero key bias gives the same attention (it shifts all logits of a
             # query equally).
             out[f'layers.{idx}.attn.qkv.bias'] = torch.cat([q, torch.zeros_like(q), v_bias[idx]])
-    out.pop('pos_embed', None)
     return out, fmt
 
 
@@ -145,6 +146,8 @@ def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> D
     primary_embed = f'patch_embed.{backbone.primary}.projection.'
     for key, expected in target.items():
         value = source.get(key)
+        if key == 'pos_layout_code' and value is None:
+            value = _pos_layout_code(backbone, source, origin)
         if value is None and key.startswith('patch_embed.') and not key.startswith(primary_embed):
             rgb = source.get(primary_embed + key.rsplit('.', 1)[-1])
             if rgb is not None and key.endswith('weight'):
@@ -171,6 +174,27 @@ def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> D
     return fitted
 
 
+def _pos_layout_code(backbone, source: Dict[str, torch.Tensor], origin: str) -> torch.Tensor:
+    from mmengine.logging import MMLogger
+
+    from .utils import POS_LAYOUTS, detect_pos_layout
+    layout = backbone.pos_embed_layout
+    if 'pos_embed' in source:
+        detected = detect_pos_layout(source['pos_embed'], backbone.embed_dims)
+        if detected is None:
+            MMLogger.get_current_instance().warning(
+                f'{origin}: pos_embed is not a fixed sin-cos table M3D knows (learned?); the encoder keeps its '
+                f'"{layout}" sin-cos table, so the loaded layers see other position codes than in training')
+        else:
+            layout = detected
+    return torch.tensor(POS_LAYOUTS.index(layout))
+
+
+def unused_keys(source: Dict[str, torch.Tensor], fitted: Dict[str, torch.Tensor]):
+    """Source keys that went nowhere (``pos_embed`` counts as used: it decides the position layout)."""
+    return sorted(set(source) - set(fitted) - {'pos_embed'})
+
+
 def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
     """Load ``path`` (file or trusted work directory) into ``backbone``; returns a short report."""
     if osp.isdir(path):
@@ -180,12 +204,13 @@ def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
     source, fmt = to_rgbd_vit_keys(extract_state_dict(checkpoint))
     fitted = fit_to_backbone(backbone, source, path)
     backbone.load_state_dict(fitted, strict=True)
-    unused = sorted(set(source) - set(fitted))
+    unused = unused_keys(source, fitted)
     report = dict(path=path, format=fmt, loaded=str(len(fitted)), unused=', '.join(unused[:10]))
     if logger is None:
         from mmengine.logging import MMLogger
         logger = MMLogger.get_current_instance()
-    logger.info(f'RGBDViT: loaded {len(fitted)} tensors from {path} ({fmt} format)'
+    logger.info(f'RGBDViT: loaded {len(fitted)} tensors from {path} ({fmt} format, '
+                f'"{backbone.pos_embed_layout}" position table)'
                 + (f'; unused: {unused[:10]}' if unused else ''))
     return report
 

@@ -31,15 +31,21 @@ def _sincos_1d(positions: torch.Tensor, dims: int, temperature: float) -> torch.
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
+POS_LAYOUTS = ('hw', 'wh', '1d')
+
+
 @functools.lru_cache(maxsize=64)
-def sincos_pos_embed(grid: Tuple[int, ...], embed_dims: int, temperature: float = 10000.) -> torch.Tensor:
+def sincos_pos_embed(grid: Tuple[int, ...], embed_dims: int, temperature: float = 10000.,
+                     layout: str = 'hw') -> torch.Tensor:
     """Fixed sine-cosine position embedding for a 2-D ``(h, w)`` or 3-D ``(t, h, w)`` token grid.
 
     Rows follow the row-major token order used everywhere in the project (``(t h w)`` flattening), so the
-    embedding is right for non-square grids too (mmpretrain's helper flattens in ``(w h)`` order, which only
-    coincides with row-major order for square grids). For 2-D grids the channels split into halves for the
-    ``h`` and ``w`` axes (MAE); for 3-D grids ``t`` takes a quarter and ``h``, ``w`` the rest in equal shares
-    rounded to even numbers.
+    embedding is right for non-square grids too. Layouts (what pre-trained weights were trained with):
+
+    * 'hw' (default; mmpretrain's MAE on square grids): channels split into an ``h`` half then a ``w`` half,
+      each ``[sin, cos]``; for 3-D grids ``t`` takes a quarter first and ``h``, ``w`` share the rest.
+    * 'wh' (official MAE / timm release): the same with the ``w`` part before the ``h`` part.
+    * '1d' (VideoMAE): a sinusoid of the flattened token index, sin on even and cos on odd channels.
 
     Results are cached per grid; callers must not modify them in place.
 
@@ -47,22 +53,53 @@ def sincos_pos_embed(grid: Tuple[int, ...], embed_dims: int, temperature: float 
         Tensor: ``(prod(grid), embed_dims)`` float32 on the CPU.
     """
     grid = tuple(int(g) for g in grid)
+    if layout not in POS_LAYOUTS:
+        raise ValueError(f'position embedding layout must be one of {POS_LAYOUTS}, got "{layout}"')
+    if len(grid) not in (2, 3):
+        raise ValueError(f'grid must be (h, w) or (t, h, w), got {grid}')
+    if layout == '1d':
+        positions = torch.arange(int(torch.tensor(grid).prod()), dtype=torch.float64)
+        channels = torch.arange(embed_dims)
+        angles = positions[:, None] / temperature**(2 * (channels // 2) / embed_dims).double()[None]
+        table = torch.where(channels % 2 == 0, angles.sin(), angles.cos())
+        return table.float()
     if len(grid) == 2:
         if embed_dims % 4:
             raise ValueError(f'embed_dims must be divisible by 4 for a 2-D sin-cos embedding, got {embed_dims}')
         splits = [embed_dims // 2, embed_dims // 2]
-    elif len(grid) == 3:
+    else:
         t_dims = (embed_dims // 4) // 2 * 2
         hw_dims = (embed_dims - t_dims) // 4 * 2
         t_dims = embed_dims - 2 * hw_dims
         if t_dims % 2 or t_dims <= 0:
             raise ValueError(f'embed_dims={embed_dims} cannot be split evenly into (t, h, w) sin-cos parts')
         splits = [t_dims, hw_dims, hw_dims]
-    else:
-        raise ValueError(f'grid must be (h, w) or (t, h, w), got {grid}')
     coords = torch.meshgrid(*[torch.arange(g) for g in grid], indexing='ij')
     parts = [_sincos_1d(c.flatten(), d, temperature) for c, d in zip(coords, splits)]
+    if layout == 'wh':
+        parts[-2:] = parts[-1], parts[-2]
     return torch.cat(parts, dim=1).float()
+
+
+def detect_pos_layout(pos_embed: torch.Tensor, embed_dims: int) -> Optional[str]:
+    """Which fixed layout a checkpoint's ``pos_embed`` ``(1, N[+1], C)`` is, or None (learned / unknown).
+
+    Square image grids (with or without a class-token slot) and VideoMAE's 1-D table are recognised.
+    """
+    table = pos_embed.reshape(-1, pos_embed.shape[-1]).float()
+    if table.shape[1] != embed_dims:
+        return None
+    for rows in (table, table[1:]):
+        num = rows.shape[0]
+        side = int(round(num**0.5))
+        candidates = [('1d', (1, num))] if num else []
+        if side * side == num and num:
+            candidates = [('hw', (side, side)), ('wh', (side, side))] + candidates
+        for layout, grid in candidates:
+            grid = grid if layout != '1d' else (num, 1)
+            if torch.allclose(rows, sincos_pos_embed(grid, embed_dims, layout=layout), atol=1e-4):
+                return layout
+    return None
 
 
 def patchify(x: torch.Tensor, patch_size: int, tubelet_size: int = 1) -> torch.Tensor:

@@ -61,8 +61,9 @@ def m33d_video(batch, size, frames, with_cp=False):
 def mae_image(batch, size):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from mmengine.utils import get_installed_path
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile('mmpretrain::_base_/models/mae_vit-base-p16.py')
+    cfg = Config.fromfile(os.path.join(get_installed_path('mmpretrain'), '.mim/configs/_base_/models/mae_vit-base-p16.py'))
     model = MODELS.build(cfg.model)
     inputs = torch.randn(batch, 3, size, size)
     return model, lambda: model.loss(inputs, [])

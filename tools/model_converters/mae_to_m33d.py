@@ -15,15 +15,17 @@ import torch
 
 from m33d_mm.models import RGBDViT
 from m33d_mm.models.checkpoint import (extract_state_dict, fit_to_backbone, infer_rgbd_vit_config,
-                                       load_weights_file, to_rgbd_vit_keys)
+                                       load_weights_file, to_rgbd_vit_keys, unused_keys)
 
 
 def convert(src: str, modalities: dict, shared_encoder: bool = True) -> dict:
     source, fmt = to_rgbd_vit_keys(extract_state_dict(load_weights_file(src)))
     backbone = RGBDViT(modalities=modalities, shared_encoder=shared_encoder, **infer_rgbd_vit_config(source))
     fitted = fit_to_backbone(backbone, source, src)
+    backbone.load_state_dict(fitted)
     return dict(state_dict={f'backbone.{k}': v for k, v in fitted.items()},
-                meta=dict(source=osp.basename(src), source_format=fmt, unused=sorted(set(source) - set(fitted))))
+                meta=dict(source=osp.basename(src), source_format=fmt, pos_embed_layout=backbone.pos_embed_layout,
+                          unused=unused_keys(source, fitted)))
 
 
 def main():
@@ -36,7 +38,8 @@ def main():
     args = parser.parse_args()
     out = convert(args.src, dict(rgb=3, depth=args.depth_channels), shared_encoder=not args.modality_specific)
     torch.save(out, args.dst)
-    print(f'{args.src} ({out["meta"]["source_format"]} format) -> {args.dst}: {len(out["state_dict"])} tensors; '
+    print(f'{args.src} ({out["meta"]["source_format"]} format, "{out["meta"]["pos_embed_layout"]}" position '
+          f'table) -> {args.dst}: {len(out["state_dict"])} tensors; '
           f'not used: {out["meta"]["unused"] or "none"}')
 
 

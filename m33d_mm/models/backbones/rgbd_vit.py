@@ -9,8 +9,8 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from mmpretrain.registry import MODELS
 
-from ..utils import (MaskedEncoding, gather_tokens, init_linear_and_norm, keep_ids_to_mask, random_keep_ids,
-                     sincos_pos_embed)
+from ..utils import (POS_LAYOUTS, MaskedEncoding, gather_tokens, init_linear_and_norm, keep_ids_to_mask,
+                     random_keep_ids, sincos_pos_embed)
 
 ARCHS = {
     'tiny': dict(embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768),
@@ -77,6 +77,10 @@ class RGBDViT(BaseModule):
         final_norm (bool): apply the last LayerNorm to the last layer's output.
         drop_path_rate (float): stochastic depth, linearly increasing over layers.
         with_cp (bool): activation checkpointing of every transformer layer during training.
+        pos_embed_layout (str): channel layout of the fixed sin-cos table: 'hw' (mmpretrain), 'wh' (official
+            MAE release) or '1d' (VideoMAE). Loading ``pretrained`` weights switches it to the layout their
+            ``pos_embed`` was trained with; it is stored in checkpoints (buffer ``pos_layout_code``) so later
+            stages and fine-tuning keep it.
         pretrained (str, optional): weights to start from: an ImageNet MAE checkpoint (official release or
             mmpretrain), a converted or M3D checkpoint file (loaded with ``weights_only=True``), or an
             mmengine work directory of one of your own runs (its last checkpoint). See
@@ -101,6 +105,7 @@ class RGBDViT(BaseModule):
                  drop_path_rate: float = 0.,
                  norm_cfg: Optional[dict] = None,
                  with_cp: bool = False,
+                 pos_embed_layout: str = 'hw',
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -142,6 +147,9 @@ class RGBDViT(BaseModule):
         self.out_indices = [i % self.num_layers for i in out_indices]
         norm_cfg = norm_cfg or dict(type='LN', eps=1e-6)
 
+        if pos_embed_layout not in POS_LAYOUTS:
+            raise ValueError(f'backbone.pos_embed_layout must be one of {POS_LAYOUTS}, got "{pos_embed_layout}"')
+        self.register_buffer('pos_layout_code', torch.tensor(POS_LAYOUTS.index(pos_embed_layout)))
         self.patch_embed = nn.ModuleDict({
             name: ModalityPatchEmbed(channels, self.embed_dims, patch_size, tubelet_size)
             for name, channels in self.modalities.items()
@@ -192,8 +200,14 @@ class RGBDViT(BaseModule):
 
     # ----------------------------------------------------------------------------------------------------
     # token helpers
+    @property
+    def pos_embed_layout(self) -> str:
+        return POS_LAYOUTS[int(self.pos_layout_code)]
+
     def pos_embed(self, grid, device, dtype) -> torch.Tensor:
-        return sincos_pos_embed(tuple(grid), self.embed_dims).to(device=device, dtype=dtype)[None]
+        """The fixed position table ``(1, N, C)`` for a token grid (no class-token slot)."""
+        table = sincos_pos_embed(tuple(grid), self.embed_dims, layout=self.pos_embed_layout)
+        return table.to(device=device, dtype=dtype)[None]
 
     def _check_input(self, name: str, x: torch.Tensor):
         expected = 4 if self.tubelet_size is None else 5
