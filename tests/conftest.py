@@ -11,6 +11,14 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Every test starts in mmpretrain's scope and cannot leave another (e.g. mmseg's) to later tests."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """A small synthetic RGB-D export (4 scenes x 4 frames, 64 x 80), generated once per session."""

@@ -89,9 +89,10 @@ def test_matching_eq4_matches_hand_computation():
     rgb = torch.tensor([[1., 0.], [0., 1.]])
     depth = torch.tensor([[2., 0.], [0., 3.]])
     # with B = 2 the only non-zero shift pairs sample 0 with depth 1 and vice versa.
-    # normalised matched pairs: r * d = (1, 0) and (0, 1) -> logits (-1, 1): p(matched) = sigmoid(2)
+    # matched pairs: r * d = (2, 0) and (0, 3) -> logits (-2, 2) and (-3, 3): p(matched) = sigmoid(4), sigmoid(6)
     # unmatched pairs: r * d = 0 -> logits (0, 0): p(not matched) = 0.5
-    expected = (2 * -math.log(1 / (1 + math.exp(-2))) + 2 * -math.log(0.5)) / 4
+    sigmoid = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    expected = (-math.log(sigmoid(4)) - math.log(sigmoid(6)) + 2 * -math.log(0.5)) / 4
     assert loss_fn(rgb, depth).item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match='batch of at least 2'):
         loss_fn(rgb[:1], depth[:1])

@@ -1,10 +1,15 @@
 """RGB-D datasets and transforms, registered in mmpretrain's registries on import."""
 from .. import compat  # noqa: F401
 from .rgbd_frames import RGBDFrameDataset, read_split_file
+from .rgbd_video import RGBDVideoDataset, parse_label, read_phase_segments, read_video_list
 from .transforms.rgbd import (LoadRGBDFromFile, PackRGBDInputs, RGBDDataError, RGBDRandomFlip,
                               RGBDRandomResizedCrop, RGBDResize, read_depth, read_rgb)
+from .transforms.video import (LoadRGBDVideoClip, PackRGBDClipInputs, RGBDClipRandomFlip, RGBDClipRandomResizedCrop,
+                               RGBDClipResize)
 
 __all__ = [
     'RGBDFrameDataset', 'read_split_file', 'LoadRGBDFromFile', 'PackRGBDInputs', 'RGBDDataError',
-    'RGBDRandomFlip', 'RGBDRandomResizedCrop', 'RGBDResize', 'read_depth', 'read_rgb'
+    'RGBDRandomFlip', 'RGBDRandomResizedCrop', 'RGBDResize', 'read_depth', 'read_rgb', 'RGBDVideoDataset',
+    'parse_label', 'read_phase_segments', 'read_video_list', 'LoadRGBDVideoClip', 'PackRGBDClipInputs',
+    'RGBDClipRandomFlip', 'RGBDClipRandomResizedCrop', 'RGBDClipResize'
 ]

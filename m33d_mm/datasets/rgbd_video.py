@@ -162,9 +162,9 @@ class RGBDVideoDataset(BaseDataset):
                 raise FileNotFoundError(f'{where}: RGB video or frame folder {rgb_path} does not exist')
             if not osp.isdir(depth_dir):
                 raise FileNotFoundError(f'{where}: depth frame folder {depth_dir} does not exist')
-            video_id = fields[0][:-len(osp.splitext(fields[0])[1])] if fields[0].lower().endswith(
-                VIDEO_EXTENSIONS) else fields[0]
-            info = dict(rgb_path=rgb_path, depth_dir=depth_dir, video_id=video_id.rstrip('/'))
+            stem, ext = osp.splitext(fields[0].rstrip('/'))
+            video_id = stem if ext.lower() in VIDEO_EXTENSIONS else fields[0].rstrip('/')
+            info = dict(rgb_path=rgb_path, depth_dir=depth_dir, video_id=video_id)
             if len(fields) == 3:
                 info['gt_label'] = parse_label(fields[2], where)
             data_list.extend(dict(info) for _ in range(self.clips_per_video))

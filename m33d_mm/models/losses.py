@@ -132,7 +132,9 @@ class RGBDMatchingLoss(nn.Module):
 
     A linear layer on concatenated features is blind to whether two features agree (its score is a sum of a
     term in RGB and a term in depth), so the pair feature is ``[r, d, r * d]`` of the pooled features: the
-    product lets the linear classifier measure agreement.
+    product lets the linear classifier measure agreement. The pooled features are not L2-normalised: after the
+    encoder's final LayerNorm each channel is of order 1, while normalising would shrink every product channel
+    to order 1/C and leave the classifier almost nothing to learn from.
 
     Args:
         in_channels (int): feature width C.
@@ -161,8 +163,7 @@ class RGBDMatchingLoss(nn.Module):
             raise ValueError('RGBDMatchingLoss draws unmatched pairs from other samples of the batch and needs '
                              f'a batch of at least 2 per process, got {batch}')
         shift = int(torch.randint(1, batch, (1, )))
-        rgb = F.normalize(rgb_feats.float(), dim=-1)
-        depth = F.normalize(depth_feats.float(), dim=-1)
+        rgb, depth = rgb_feats.float(), depth_feats.float()
         logits = self.pair_logits(torch.cat([rgb, rgb]), torch.cat([depth, depth.roll(shift, dims=0)]))
         labels = torch.cat([torch.ones(batch), torch.zeros(batch)]).long().to(logits.device)
         return F.cross_entropy(logits, labels)

@@ -16,6 +16,7 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
+import decord
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
@@ -78,7 +79,6 @@ class VideoFileFrames:
     """
 
     def __init__(self, path: str, num_threads: int = 1):
-        import decord
         self.path = path
         if not osp.isfile(path):
             raise RGBDDataError(f'video {path} does not exist')
@@ -101,8 +101,10 @@ class VideoFileFrames:
         try:
             return self.reader.get_batch(list(indices)).asnumpy()
         except Exception as err:
-            raise RGBDDataError(f'video {self.path}: decoding frames {list(indices)} of {len(self)} failed '
-                                f'({type(err).__name__}: {str(err)[:200]})') from err
+            raise RGBDDataError(f'video {self.path}: decoding frames {[int(i) for i in indices]} of {len(self)} '
+                                f'failed ({type(err).__name__}: {str(err)[:200]}); decord 0.6 cannot decode some '
+                                'frame sizes (48 px wide, for one): re-encode the video or extract its frames into '
+                                'a folder') from err
 
 
 class FrameFolderFrames:
