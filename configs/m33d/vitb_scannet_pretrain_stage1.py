@@ -2,7 +2,9 @@
 # Optimiser, AMP and schedule shape come from mmpretrain's MAE recipe; run stage 2
 # (vitb_scannet_pretrain.py) afterwards, which starts from this run's work directory.
 _base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
-custom_imports = dict(imports=['m33d_mm.models', 'm33d_mm.datasets'], allow_failed_imports=False)
+custom_imports = dict(imports=['m33d_mm.models', 'm33d_mm.datasets', 'm33d_mm.engine'], allow_failed_imports=False)
+# stop with the iteration and loss term on NaN/Inf; store the random generators' states so --resume is exact
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 
 data_root = 'data/scannet_frames'  # <scene>/color/*.jpg + <scene>/depth/*.png (uint16 mm)
 imagenet_mae = 'checkpoints/mae_pretrain_vit_base.pth'  # official MAE release or mmpretrain MAE checkpoint

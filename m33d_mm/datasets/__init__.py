@@ -1,6 +1,7 @@
 """RGB-D datasets and transforms, registered in mmpretrain's registries on import."""
 from .. import compat  # noqa: F401
 from .rgbd_frames import RGBDFrameDataset, read_split_file
+from .robust import RobustDataset, TooManyBadSamplesError
 from .rgbd_video import RGBDVideoDataset, parse_label, read_phase_segments, read_video_list
 from .transforms.rgbd import (LoadRGBDFromFile, PackRGBDInputs, RGBDDataError, RGBDRandomFlip,
                               RGBDRandomResizedCrop, RGBDResize, read_depth, read_rgb)
@@ -11,5 +12,5 @@ __all__ = [
     'RGBDFrameDataset', 'read_split_file', 'LoadRGBDFromFile', 'PackRGBDInputs', 'RGBDDataError',
     'RGBDRandomFlip', 'RGBDRandomResizedCrop', 'RGBDResize', 'read_depth', 'read_rgb', 'RGBDVideoDataset',
     'parse_label', 'read_phase_segments', 'read_video_list', 'LoadRGBDVideoClip', 'PackRGBDClipInputs',
-    'RGBDClipRandomFlip', 'RGBDClipRandomResizedCrop', 'RGBDClipResize'
+    'RGBDClipRandomFlip', 'RGBDClipRandomResizedCrop', 'RGBDClipResize', 'RobustDataset', 'TooManyBadSamplesError'
 ]

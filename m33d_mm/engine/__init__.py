@@ -1,5 +1,6 @@
 """Training-loop pieces registered in mmengine's registries on import."""
 from .. import compat  # noqa: F401
+from .hooks import NonFiniteLossHook, RNGStateHook
 from .optim_wrapper import AutocastOptimWrapper
 
-__all__ = ['AutocastOptimWrapper']
+__all__ = ['AutocastOptimWrapper', 'NonFiniteLossHook', 'RNGStateHook']

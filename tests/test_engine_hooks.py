@@ -1,0 +1,118 @@
+"""NonFiniteLossHook stops a run at the first NaN/Inf loss term; RNGStateHook saves and restores RNG states."""
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmengine.runner import EpochBasedTrainLoop
+
+from m33d_mm.engine.hooks import RNG_STATES_KEY, NonFiniteLossHook, RNGStateHook, get_rng_state
+
+STAGE1 = 'configs/quickstart/m33d_tiny_synthetic_stage1.py'
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_scope():
+    """Pin mmengine's global default scope for these builds (other test modules set it, e.g. to mmseg); the
+    runners built here leave the scope as it was."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
+def fake_runner(iteration=4, epoch=1, batches=3):
+    loop = EpochBasedTrainLoop.__new__(EpochBasedTrainLoop)  # only its type and dataloader are read
+    loop.dataloader = list(range(batches))
+    return SimpleNamespace(iter=iteration, epoch=epoch, work_dir='work_dirs/x', train_loop=loop)
+
+
+def test_training_stops_at_the_first_nan_naming_iteration_epoch_and_term(synthetic_root, tmp_path, monkeypatch):
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from m33d_mm.models.losses import PatchInfoNCELoss
+    original = PatchInfoNCELoss.forward
+    calls = []
+
+    def nan_from_fifth_call(self, *args, **kwargs):
+        calls.append(1)
+        loss = original(self, *args, **kwargs)
+        return loss * float('nan') if len(calls) >= 5 else loss
+
+    monkeypatch.setattr(PatchInfoNCELoss, 'forward', nan_from_fifth_call)
+    cfg = Config.fromfile(STAGE1)
+    cfg.train_dataloader.dataset.data_root = str(synthetic_root)
+    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    cfg.merge_from_dict({'train_cfg.max_epochs': 3, 'default_hooks.logger.interval': 1})
+    cfg.custom_hooks = [dict(type='NonFiniteLossHook')]
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = f'nan_{tmp_path.name}'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(FloatingPointError, match=r'non-finite loss at iteration 5 \(epoch 2, batch 2/3\): '
+                       r'loss_contrastive = nan\. Training stopped'):
+        runner.train()
+    assert (tmp_path / 'epoch_1.pth').is_file() and not (tmp_path / 'epoch_2.pth').exists()
+
+
+def test_non_finite_hook_names_only_the_bad_terms():
+    hook = NonFiniteLossHook()
+    finite = dict(loss=torch.tensor(2.), loss_rgb=torch.tensor(1.), loss_depth=torch.tensor(1.))
+    hook.after_train_iter(fake_runner(), 1, outputs=finite)
+    hook.after_train_iter(fake_runner(), 1, outputs=None)
+    bad = dict(finite, loss=torch.tensor(float('inf')), loss_depth=torch.tensor(float('inf')))
+    with pytest.raises(FloatingPointError, match=r'iteration 5 \(epoch 2, batch 2/3\): loss_depth = inf; '
+                       r'finite: loss_rgb = 1\. .*work_dirs/x') as info:
+        hook.after_train_iter(fake_runner(), 1, outputs=bad)
+    assert 'loss =' not in str(info.value)
+    with pytest.raises(FloatingPointError, match='loss_rgb = 2 non-finite of 3 values'):
+        hook.after_train_iter(fake_runner(), 1, outputs=dict(loss_rgb=torch.tensor([1., float('nan'), -float('inf')])))
+
+
+def draw():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_rng_states_are_saved_per_epoch_and_restored_only_on_resume():
+    hook = RNGStateHook()
+    runner = fake_runner(iteration=6)
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    hook.after_train_epoch(runner)
+    expected = draw()
+    checkpoint = dict(meta=dict(iter=6))
+    hook.before_save_checkpoint(runner, checkpoint)
+    assert len(checkpoint[RNG_STATES_KEY]) == 1
+
+    # load_from (fine-tuning): the loop starts at 0, nothing is restored
+    hook.after_load_checkpoint(runner, checkpoint)
+    hook.before_train(fake_runner(iteration=0))
+    assert draw() != expected
+    # resume: the loop is at the checkpoint's iteration
+    hook.after_load_checkpoint(runner, checkpoint)
+    hook.before_train(fake_runner(iteration=6))
+    assert draw() == expected
+
+    # a mid-epoch checkpoint gets no states (the gathered ones belong to another iteration)
+    mid_epoch = dict(meta=dict(iter=7))
+    hook.before_save_checkpoint(runner, mid_epoch)
+    assert RNG_STATES_KEY not in mid_epoch
+
+
+def test_rng_states_of_another_world_size_are_not_restored():
+    hook = RNGStateHook()
+    state = get_rng_state()
+    hook.after_load_checkpoint(None, {'meta': dict(iter=3), RNG_STATES_KEY: [state, state]})
+    before = torch.get_rng_state()
+    hook.before_train(fake_runner(iteration=3))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_validation_leaves_the_training_streams_untouched():
+    hook = RNGStateHook()
+    hook.before_val(None)
+    expected = draw()
+    hook.after_val(None)
+    hook.before_val(None)
+    draw()  # validation draws numbers (data-loader seeds, random transforms)
+    hook.after_val(None)
+    assert draw() == expected
