@@ -28,10 +28,10 @@ class ConvNeXtAdapterHead(BaseDecodeHead):
         drop_path_rate (float): stochastic depth inside the blocks, increasing linearly over them.
         layer_scale_init_value (float): initial layer scale of the blocks.
         dropout_ratio (float): dropout before the classifier; MultiMAE uses none.
+        loss_decode (dict | list, optional): None: cross-entropy averaged over the non-ignored pixels.
         init_cfg (dict | list, optional): initialisation; None: truncated normal (std 0.02) for linear and
             conv layers, as MultiMAE and ConvNeXt.
-        **kwargs: further ``BaseDecodeHead`` arguments (``loss_decode``, ``ignore_index``, ``in_index``,
-            ``align_corners``).
+        **kwargs: further ``BaseDecodeHead`` arguments (``ignore_index``, ``in_index``, ``align_corners``).
 
     Shapes:
         input: ``inputs[in_index]`` of ``(B, C, h, w)``; output logits ``(B, num_classes, h*upsample,
@@ -48,12 +48,15 @@ class ConvNeXtAdapterHead(BaseDecodeHead):
                  drop_path_rate: float = 0.0,
                  layer_scale_init_value: float = 1e-6,
                  dropout_ratio: float = 0.0,
+                 loss_decode: Optional[Union[dict, list]] = None,
                  init_cfg: Optional[Union[dict, list]] = None,
                  **kwargs):
+        if loss_decode is None:
+            loss_decode = dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)
         if init_cfg is None:
             init_cfg = dict(type='TruncNormal', std=0.02, bias=0.0, layer=['Linear', 'Conv2d'])
         super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes,
-                         dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
+                         dropout_ratio=dropout_ratio, loss_decode=loss_decode, init_cfg=init_cfg, **kwargs)
         if not isinstance(self.in_channels, int):
             raise TypeError(f'ConvNeXtAdapterHead reads one feature map; in_channels must be an int, got '
                             f'{self.in_channels}')
