@@ -1,0 +1,26 @@
+"""Fine-tuning M3D video encoders in mmaction2: action recognition and phase detection in long videos.
+
+Configs load this package with ``custom_imports=dict(imports=['m33d_mm.action'], allow_failed_imports=False)``;
+importing it registers, in mmaction2's registries, the encoder :class:`~m33d_mm.models.RGBDViT` (the same class
+as in mmpretrain and mmseg), the classification head :class:`MeanPoolNormHead`, the datasets
+:class:`VideoListDataset` and :class:`PhaseClipDataset` and the transform :class:`SampleWindowClips`, and makes
+the layer-wise lr decay constructor ``RGBDViTLayerDecayOptimizerConstructor`` (mmengine's root registry, which
+mmaction2's runner searches too) available.
+"""
+from .. import compat  # noqa: F401  (before mmaction pulls in torchvision and its localizers)
+from mmaction.registry import MODELS
+
+from ..models.backbones.rgbd_vit import RGBDViT
+# The constructor is generic (it asks the backbone for get_layer_depth) and registers itself on import.
+from ..segmentation.layer_decay import RGBDViTLayerDecayOptimizerConstructor
+from .datasets import PhaseClipDataset, VideoListDataset, inspect_frame_folder, phase_windows, select_labelled_videos
+from .heads import MeanPoolNormHead
+from .transforms import SampleWindowClips
+
+# One encoder class for every framework; configs name it in mmaction's scope as type='RGBDViT'.
+MODELS.register_module(name='RGBDViT', module=RGBDViT)
+
+__all__ = [
+    'RGBDViT', 'MeanPoolNormHead', 'VideoListDataset', 'PhaseClipDataset', 'SampleWindowClips',
+    'inspect_frame_folder', 'phase_windows', 'select_labelled_videos', 'RGBDViTLayerDecayOptimizerConstructor'
+]
