@@ -54,8 +54,12 @@ def load_weights_file(path: str) -> dict:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+        # torch's message is long and decorated; keep the line that names what was refused
+        lines = [line.strip() for line in re.sub(r'\x1b\[[0-9;]*m', '', str(err)).splitlines() if line.strip()]
+        named = [line for line in lines if 'Unsupported global' in line or 'GLOBAL' in line]
+        reason = (named or lines or [''])[0][:300]
         raise CheckpointMismatchError(
-            f'{path} cannot be loaded as a plain weights file ({type(err).__name__}: {str(err)[:200]}). '
+            f'{path} cannot be loaded as a plain weights file ({type(err).__name__}: {reason}). '
             'Third-party weights are loaded with weights_only=True; if this is a training checkpoint of your '
             'own run, pass its work directory instead (its last checkpoint is then loaded as trusted).') from err
 

@@ -84,8 +84,10 @@ class LoadRGBDFromFile(BaseTransform):
             depth[depth > self.max_depth] = 0
         valid_fraction = float((depth > 0).mean())
         if valid_fraction == 0 or valid_fraction < self.min_valid_fraction:
+            wanted = (f'at least {self.min_valid_fraction:.1%}' if self.min_valid_fraction > 0 else
+                      'some valid (non-zero) depth')
             raise RGBDDataError(f'depth map {results["depth_path"]} has {valid_fraction:.1%} valid pixels, '
-                                f'expected at least {max(self.min_valid_fraction, 1e-9):.1%}')
+                                f'expected {wanted}')
         results['img'] = img
         results['depth'] = depth
         results['img_shape'] = img.shape[:2]
