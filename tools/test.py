@@ -8,6 +8,14 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 
+def shutdown_distributed():
+    """Tear the process group down before exit: left to interpreter shutdown, gloo's threads can abort it."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
@@ -39,6 +47,7 @@ def main():
     cfg.load_from = args.checkpoint
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    shutdown_distributed()
     if args.out:
         import json
         with open(args.out, 'w') as f:

@@ -8,6 +8,14 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 
+def shutdown_distributed():
+    """Tear the process group down before exit: left to interpreter shutdown, gloo's threads can abort it."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
@@ -75,6 +83,7 @@ def main():
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':
