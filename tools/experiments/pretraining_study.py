@@ -154,9 +154,13 @@ def main():
     parser.add_argument('--out', default='work_dirs/study')
     parser.add_argument('--quick', action='store_true', help='smoke run: tiny data, few iterations, one seed')
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
-    parser.add_argument('--write-docs', action='store_true', help='write docs/results.md and docs/results.png')
+    parser.add_argument('--seeds', type=int, nargs='+', help='fine-tuning seeds (default: the protocol\'s)')
+    parser.add_argument('--write-docs', action='store_true',
+                        help='write docs/results_table.md and docs/results.png')
     args = parser.parse_args()
     setup = dict(QUICK if args.quick else FULL)
+    if args.seeds:
+        setup['seeds'] = tuple(args.seeds)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     data = osp.join(out, 'data')
@@ -180,7 +184,7 @@ def main():
                     json.dump(dict(setup=setup, results=results), f, indent=2)
     table = summarise(results, setup['fractions'])
     command = 'python tools/experiments/pretraining_study.py' + (' --quick' if args.quick else '') + \
-        ' --write-docs'
+        (f' --seeds {" ".join(map(str, args.seeds))}' if args.seeds else '') + ' --write-docs'
     setup['wall_minutes'] = round((time.time() - start) / 60, 1)
     text = markdown(table, setup['fractions'], setup, command)
     print(text)
