@@ -15,14 +15,13 @@ so transitions carry two phases, as overlapping workflow phases do in OR recordi
     meta.json                                     generation settings, written last (marks a finished dataset)
 """
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Tuple, Union
 
 import numpy as np
 
-from .synthetic_video import (MOTION_CLASSES, _check_int, _rng, _write_video, render_video,
+from .synthetic_video import (MOTION_CLASSES, _check_int, _rng, _write_video, prepare_output_dir, render_video,
                               sample_video_params)
 
 __all__ = ['PHASES', 'generate_phase_dataset']
@@ -119,20 +118,7 @@ def generate_phase_dataset(out_dir: Union[str, Path],
     if finished:
         summary['skipped'] = True
         return summary
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f'{out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f'{out} is not empty and does not hold a complete synthetic phase dataset with '
-                                  f'these settings ({json.dumps(meta)}); choose another directory or pass '
-                                  'force=True (--force) to replace it')
-        for name in _GENERATED:
-            entry = out / name
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            elif entry.exists():
-                entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, meta, _GENERATED, force, 'synthetic phase dataset')
 
     start_time = time.perf_counter()
     segment_lines = []

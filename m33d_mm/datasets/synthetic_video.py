@@ -282,6 +282,25 @@ def _check_decodable(path: Path, num_frames: int, height: int, width: int) -> No
                          f'videos, for one) or rgb_format="frames"')
 
 
+def prepare_output_dir(out: Path, meta: dict, generated, force: bool, what: str) -> None:
+    """Make ``out`` ready for a fresh dataset: refuse foreign content unless ``force``, then clear only the
+    generator's own entries (``generated``) so nothing else in the folder is lost."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f'{out} exists and is not a directory')
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f'{out} is not empty and does not hold a complete {what} with '
+                                  f'these settings ({json.dumps(meta)}); choose another directory or pass '
+                                  'force=True (--force) to replace it')
+        for name in generated:
+            entry = out / name
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            elif entry.exists():
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def generate_video_dataset(out_dir: Union[str, Path],
                            videos_per_class: int = 16,
                            val_per_class: int = 4,
@@ -340,20 +359,7 @@ def generate_video_dataset(out_dir: Union[str, Path],
     if _is_complete(out, meta, splits, num_frames):
         summary['skipped'] = True
         return summary
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f'{out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f'{out} is not empty and does not hold a complete synthetic video dataset with '
-                                  f'these settings ({json.dumps(meta)}); choose another directory or pass '
-                                  'force=True (--force) to replace it')
-        for name in _GENERATED:
-            entry = out / name
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            elif entry.exists():
-                entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, meta, _GENERATED, force, 'synthetic video dataset')
 
     start = time.perf_counter()
     written = 0
