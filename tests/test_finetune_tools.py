@@ -39,3 +39,14 @@ def test_train_then_test(task, synthetic_root, tmp_path, run_tool):
     metrics = json.loads(metrics_file.read_text())
     value = metrics[metric]
     assert (0.0 <= value <= 100.0) if metric == 'mIoU' else (0.0 <= value <= 1.0)
+
+
+    # a checkpoint of the other task's model is refused with a message, by both tools, before any work is done
+    other = QUICKSTART['depth' if task == 'seg' else 'seg'][0]
+    options = ['--work-dir', tmp_path / 'other', '--cfg-options', *data_options(synthetic_root)]
+    for args in (['tools/test.py', other, checkpoint] + options,
+                 ['tools/train.py', other] + options + [f'load_from={checkpoint}', 'train_cfg.max_iters=1']):
+        wrong = run_tool(args, check=False)
+        assert wrong.returncode != 0
+        assert f'{checkpoint} does not fit the model of this config' in wrong.stderr
+        assert 'Traceback' not in wrong.stderr

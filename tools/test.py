@@ -46,6 +46,11 @@ def main():
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
     runner = Runner.from_cfg(cfg)
+    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
+    try:
+        check_model_checkpoint(runner.model, args.checkpoint)
+    except CheckpointMismatchError as err:
+        raise SystemExit(f'error: {err}') from None
     metrics = runner.test()
     shutdown_distributed()
     if args.out:

@@ -16,6 +16,23 @@ def shutdown_distributed():
         dist.destroy_process_group()
 
 
+def check_checkpoint(runner, cfg):
+    """Stop with a clear message when ``load_from`` / ``--resume`` names a checkpoint of another model."""
+    from mmengine.runner import find_latest_checkpoint
+    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
+    path = cfg.get('load_from')
+    if cfg.get('resume') and path is None:
+        path = find_latest_checkpoint(cfg.work_dir)
+    if path is None:
+        return
+    if '://' not in path and not osp.isfile(path):
+        raise SystemExit(f'checkpoint {path} (load_from / --resume) does not exist')
+    try:
+        check_model_checkpoint(runner.model, path)
+    except CheckpointMismatchError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
@@ -82,6 +99,7 @@ def main():
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    check_checkpoint(runner, cfg)
     runner.train()
     shutdown_distributed()
 

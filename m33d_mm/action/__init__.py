@@ -10,9 +10,9 @@ mmaction2's runner searches too) available.
 from .. import compat  # noqa: F401  (before mmaction pulls in torchvision and its localizers)
 from mmaction.registry import MODELS
 
-from ..models.backbones.rgbd_vit import RGBDViT
 # The constructor is generic (it asks the backbone for get_layer_depth) and registers itself on import.
-from ..segmentation.layer_decay import RGBDViTLayerDecayOptimizerConstructor
+from ..engine.layer_decay import RGBDViTLayerDecayOptimizerConstructor
+from ..models.backbones.rgbd_vit import RGBDViT
 from .datasets import PhaseClipDataset, VideoListDataset, inspect_frame_folder, phase_windows, select_labelled_videos
 from .heads import MeanPoolNormHead
 from .transforms import SampleWindowClips

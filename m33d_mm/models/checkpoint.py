@@ -234,3 +234,33 @@ def infer_rgbd_vit_config(state_dict: Dict[str, torch.Tensor]) -> dict:
                 feedforward_channels=state_dict['layers.0.ffn.layers.0.0.weight'].shape[0])
     return dict(arch=arch, patch_size=weight.shape[-1], tubelet_size=weight.shape[2] if weight.dim() == 5 else None,
                 with_cls_token='cls_token' in state_dict)
+
+
+def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
+    """Refuse a whole-model checkpoint (``load_from``, ``--resume``, ``tools/test.py``) that does not fit ``model``.
+
+    mmengine loads such files non-strictly: a checkpoint of another model only produces a warning, and training
+    or evaluation then goes on with part of the model at random. This raises :class:`CheckpointMismatchError`,
+    naming the file and keys, when any tensor of the model is missing from the file or has another shape there.
+    Extra tensors in the file are fine. Initialising only the encoder is ``model.backbone.pretrained``'s job.
+    """
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import CheckpointLoader
+    if is_model_wrapper(model):
+        model = model.module
+    checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    source = {re.sub(r'^module\.', '', k): v for k, v in extract_state_dict(checkpoint).items()}
+    # buffers the model recomputes (fixed position tables) are never required
+    target = {k: v for k, v in model.state_dict().items() if not k.endswith('pos_embed')}
+    shapes = [f'{k}: file {tuple(source[k].shape)}, model {tuple(v.shape)}' for k, v in target.items()
+              if k in source and hasattr(source[k], 'shape') and tuple(source[k].shape) != tuple(v.shape)]
+    missing = [k for k in target if k not in source]
+    hint = (' It looks like a checkpoint of another model or config; to initialise only the encoder from a '
+            'pre-training run use model.backbone.pretrained instead of load_from.')
+    if shapes:
+        raise CheckpointMismatchError(f'{path} does not fit the model of this config: {len(shapes)} tensors differ '
+                                      f'in shape, e.g. {shapes[:3]}.' + hint)
+    if missing:
+        raise CheckpointMismatchError(
+            f'{path} does not fit the model of this config: {len(missing)} of its {len(target)} tensors are '
+            f'missing from the file, e.g. {missing[:5]}; the file holds e.g. {list(source)[:5]}.' + hint)

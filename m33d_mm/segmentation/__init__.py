@@ -9,11 +9,11 @@ the layer-wise lr decay constructor.
 from .. import compat  # noqa: F401  (before mmseg pulls in mmcv.ops and torchvision)
 from mmseg.registry import MODELS
 
+from ..engine.layer_decay import RGBDViTLayerDecayOptimizerConstructor
 from ..models.backbones.rgbd_vit import RGBDViT
 from .convnext_adapter_head import ConvNeXtAdapterHead
 from .datasets import NYUv2SegDataset, ScanNetDepthDataset, ScanNetSegDataset, select_subset
 from .dpt_depth_head import DPTDepthHead
-from .layer_decay import RGBDViTLayerDecayOptimizerConstructor
 from .losses import BerHuLoss
 from .transforms import LoadNYU40Annotations
 

@@ -19,7 +19,9 @@ Everything runs through ``tools/train.py`` subprocesses, as a user would. From n
 
     python tools/experiments/pretraining_study.py --out work_dirs/study --write-docs
 
-``--quick`` shrinks data, iterations and seeds to a smoke run (used by the test suite).
+``--quick`` shrinks data, iterations and seeds to a smoke run (used by the test suite). The study resumes: a
+pre-training whose final checkpoint exists and a fine-tuning already in ``results.json`` (same setup) are
+reused, so ``--seeds 1 2`` after ``--seeds 0`` adds seeds and the table covers them all.
 """
 import argparse
 import json
@@ -55,6 +57,31 @@ def train(config, work_dir, options, log):
     return time.time() - start
 
 
+def comparable(setup):
+    """The part of the setup that must match for earlier results to be reused (seeds may differ)."""
+    return {k: v for k, v in setup.items() if k not in ('seeds', 'wall_minutes')}
+
+
+def previous_results(path, setup):
+    """Results of an earlier run of the same setup, or [] (an earlier run of another setup is set aside)."""
+    if not osp.isfile(path):
+        return []
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        same = {k: tuple(v) if isinstance(v, list) else v for k, v in saved['setup'].items()
+                if k not in ('seeds', 'wall_minutes')} == comparable(setup)
+        results = saved['results']
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f'{path}: not a results file of this study ({e}); move it away to start afresh')
+    if not same:
+        os.replace(path, path + '.other-setup')
+        print(f'{path} holds another setup; moved to {path}.other-setup, starting afresh', flush=True)
+        return []
+    print(f'reusing {len(results)} results from {path}', flush=True)
+    return results
+
+
 def last_scalar(work_dir, key):
     values = []
     for run in sorted(os.listdir(work_dir)):
@@ -67,6 +94,23 @@ def last_scalar(work_dir, key):
     return values[-1]
 
 
+def finished(work_dir, epochs):
+    """Whether ``work_dir`` holds the checkpoint of a completed ``epochs``-epoch run."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return False
+    with open(marker) as f:
+        path = f.read().strip()
+    return osp.basename(path) == f'epoch_{epochs}.pth' and osp.isfile(path)
+
+
+def train_once(config, work_dir, options, epochs):
+    if finished(work_dir, epochs):
+        print(f'reusing {work_dir} (epoch {epochs} checkpoint present)', flush=True)
+        return
+    train(config, work_dir, options + [f'train_cfg.max_epochs={epochs}'], work_dir + '.log')
+
+
 def pretrain(arm, data, out, budget_epochs, loader):
     """Pre-train one arm; returns the work directory holding its final checkpoint (None for scratch)."""
     if arm == 'scratch':
@@ -75,17 +119,16 @@ def pretrain(arm, data, out, budget_epochs, loader):
     stage1_epochs = max(1, budget_epochs // 4)
     root = osp.join(out, 'pretrain', arm)
     if arm == 'mae_rgb':
-        train(MAE, root, common + [f'train_cfg.max_epochs={budget_epochs}'], root + '.log')
+        train_once(MAE, root, common, budget_epochs)
         return root
     if arm == 'm33d_no_contrastive':
-        train(STAGE2, root, common + [f'train_cfg.max_epochs={budget_epochs}', 'model.backbone.pretrained=None'],
-              root + '.log')
+        train_once(STAGE2, root, common + ['model.backbone.pretrained=None'], budget_epochs)
         return root
     stage1 = root + '_stage1'
-    train(STAGE1, stage1, common + [f'train_cfg.max_epochs={stage1_epochs}'], stage1 + '.log')
+    train_once(STAGE1, stage1, common, stage1_epochs)
     weights = ['model.loss_weights.rgb=0.0'] if arm == 'm33d_no_rgb' else []
-    train(STAGE2, root, common + weights + [f'train_cfg.max_epochs={budget_epochs - stage1_epochs}',
-                                            f'model.backbone.pretrained={stage1}'], root + '.log')
+    train_once(STAGE2, root, common + weights + [f'model.backbone.pretrained={stage1}'],
+               budget_epochs - stage1_epochs)
     return root
 
 
@@ -170,21 +213,24 @@ def main():
     loader = ['train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False']
     start = time.time()
     results_path = osp.join(out, 'results.json')
-    results = []
+    results = previous_results(results_path, setup)
+    done = {(r['arm'], r['fraction'], r['seed']) for r in results}
     for arm in args.arms:
         encoder = pretrain(arm, data, out, setup['pretrain_epochs'], loader)
         for fraction in setup['fractions']:
             for seed in setup['seeds']:
+                if (arm, fraction, seed) in done:
+                    continue
                 miou, seconds = finetune(arm, encoder, data, out, fraction, seed, setup['finetune_iters'],
                                          loader + ['val_dataloader.num_workers=1',
                                                    'val_dataloader.persistent_workers=False'])
                 results.append(dict(arm=arm, fraction=fraction, seed=seed, mIoU=miou, seconds=seconds))
                 print(f'{arm:22s} labels {fraction:4.0%} seed {seed}: mIoU {miou:.2f}  ({seconds:.0f} s)', flush=True)
                 with open(results_path, 'w') as f:
-                    json.dump(dict(setup=setup, results=results), f, indent=2)
+                    json.dump(dict(setup=comparable(setup), results=results), f, indent=2)
     table = summarise(results, setup['fractions'])
-    command = 'python tools/experiments/pretraining_study.py' + (' --quick' if args.quick else '') + \
-        (f' --seeds {" ".join(map(str, args.seeds))}' if args.seeds else '') + ' --write-docs'
+    setup['seeds'] = sorted({r['seed'] for r in results})
+    command = 'python tools/experiments/pretraining_study.py' + (' --quick' if args.quick else '') + ' --write-docs'
     setup['wall_minutes'] = round((time.time() - start) / 60, 1)
     text = markdown(table, setup['fractions'], setup, command)
     print(text)
