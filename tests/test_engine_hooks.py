@@ -116,3 +116,19 @@ def test_validation_leaves_the_training_streams_untouched():
     draw()  # validation draws numbers (data-loader seeds, random transforms)
     hook.after_val(None)
     assert draw() == expected
+
+
+def test_autocast_optim_wrapper_runs_the_forward_pass_in_bf16():
+    import torch
+    from m33d_mm.engine import AutocastOptimWrapper
+    model = torch.nn.Linear(4, 4)
+    wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    loss = out.float().pow(2).mean()
+    wrapper.update_params(loss)
+    assert model.weight.dtype == torch.float32  # master weights stay fp32
+    assert model(torch.randn(2, 4)).dtype == torch.float32  # outside the context: fp32
+    with pytest.raises(ValueError, match='optim_wrapper.dtype'):
+        AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='float8')

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from m33d_mm.models import (DepthReconstructionLoss, PatchInfoNCELoss, RGBDMatchingLoss, RGBDReconstructionHead,
                             RGBReconstructionLoss, robust_standardize)
@@ -65,6 +66,28 @@ def test_patch_infonce_eq3_matches_hand_computation():
     symmetric = PatchInfoNCELoss(tau=0.2, symmetric=True)(torch.from_numpy(rgb), torch.from_numpy(depth))
     reverse = eq3_by_hand(depth, rgb, 0.2)
     assert symmetric.item() == pytest.approx(0.5 * (eq3_by_hand(rgb, depth, 0.2) + reverse), rel=1e-5)
+
+
+def test_patch_infonce_batch_negatives_match_hand_computation():
+    rng = np.random.default_rng(1)
+    rgb = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    depth = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    loss = PatchInfoNCELoss(tau=0.3, negatives='batch')(torch.from_numpy(rgb), torch.from_numpy(depth))
+    # every patch of every sample is a candidate: eq. (3) over one "image" holding all B*N patches
+    assert loss.item() == pytest.approx(eq3_by_hand(rgb.reshape(1, 12, 5), depth.reshape(1, 12, 5), 0.3), rel=1e-5)
+    with pytest.raises(ValueError, match='negatives must be one of'):
+        PatchInfoNCELoss(negatives='queue')
+
+
+def test_patch_infonce_position_shortcut_only_beats_image_negatives():
+    # features that carry the patch position and nothing of the content (the same in both modalities and in
+    # every sample): within-image negatives are separated from the positive perfectly, batch negatives are not
+    batch, num = 4, 6
+    position = F.normalize(torch.randn(1, num, 16), dim=-1).expand(batch, num, 16)
+    image = PatchInfoNCELoss(tau=0.01)(position, position)
+    batch_negatives = PatchInfoNCELoss(tau=0.01, negatives='batch')(position, position)
+    assert image.item() < 0.05
+    assert batch_negatives.item() == pytest.approx(math.log(batch), rel=1e-3)
 
 
 def test_patch_infonce_prefers_aligned_patches_and_learns_temperature():

@@ -18,7 +18,9 @@ model = dict(
     data_preprocessor=rgbd_preprocessor,
     backbone=dict(type='RGBDViT', arch='base', patch_size=16, mask_ratio=dict(rgb=0.8, depth=0.8),
                   shared_encoder=True, pretrained=imagenet_mae),
-    contrastive_loss=dict(type='PatchInfoNCELoss', tau=0.07),
+    # eq. (3) as written: negatives from the same image. negatives='batch' closes the position shortcut that
+    # within-image negatives leave open (docs/method.md, docs/results.md).
+    contrastive_loss=dict(type='PatchInfoNCELoss', tau=0.07, negatives='image'),
     loss_weights=dict(rgb=0., depth=0., contrastive=1.),
     cross_modal_tokens='all')
 
@@ -45,7 +47,8 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 # lr = 1.5e-4 * total_batch / 256 (MAE's rule); auto_scale_lr rescales it when --auto-scale-lr is given.
-optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 512 / 256))
+# fused AdamW: one kernel per update instead of a chain of elementwise ops (docs/benchmarks.md)
+optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 512 / 256, fused=True))
 auto_scale_lr = dict(base_batch_size=512)
 default_hooks = dict(logger=dict(interval=50))
 randomness = dict(seed=0, diff_rank_seed=True)

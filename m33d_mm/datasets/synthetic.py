@@ -20,14 +20,15 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
 __all__ = [
     'SCENE_CLASSES', 'GENERATOR', 'VERSION', 'MAX_DEPTH', 'Material', 'Box', 'Sphere', 'Cylinder', 'CameraPath',
-    'Scene', 'scene_id', 'camera_intrinsics', 'camera_pose', 'make_scene', 'render_frame', 'generate_dataset'
+    'Scene', 'scene_id', 'camera_intrinsics', 'camera_pose', 'make_scene', 'render_frame', 'generate_dataset',
+    'check_int', 'prepare_output_dir'
 ]
 
 GENERATOR = 'm33d_mm.synthetic'
@@ -740,7 +741,8 @@ def _generate_scene_star(args: Tuple[str, int, int, int, int, int]) -> int:
     return _generate_scene(*args)
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, or a ValueError naming ``name``."""
     try:
         value = operator.index(value)
     except TypeError:
@@ -773,13 +775,35 @@ def _is_complete(out: Path, meta: dict, splits: Dict[str, List[str]], frames: in
     return True
 
 
-def _clear_generated(out: Path) -> None:
-    """Removes what a previous generation wrote, leaving any other files of the directory alone."""
-    for entry in out.iterdir():
-        if entry.is_dir() and (_SCENE_DIR.fullmatch(entry.name) or entry.name == 'splits'):
-            shutil.rmtree(entry)
-        elif entry.name == 'meta.json':
-            entry.unlink()
+def _is_generated(entry: Path) -> bool:
+    """What this generator writes: scene folders, ``splits`` and ``meta.json``."""
+    return (entry.is_dir() and (_SCENE_DIR.fullmatch(entry.name) is not None or entry.name == 'splits')) or \
+        entry.name == 'meta.json'
+
+
+def prepare_output_dir(out: Path, meta: dict, generated: Union[Sequence[str], Callable[[Path], bool]], force: bool,
+                       what: str) -> None:
+    """Make ``out`` ready for a fresh dataset (shared by the synthetic generators).
+
+    A non-empty ``out`` is refused unless ``force``; then only the generator's own entries are removed
+    (``generated``: their names, or a predicate on each entry), so nothing else in the folder is lost.
+    """
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f'{out} exists and is not a directory')
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f'{out} is not empty and does not hold a complete {what} with '
+                                  f'these settings ({json.dumps(meta)}); choose another directory or pass '
+                                  'force=True (--force) to replace it')
+        owned = generated if callable(generated) else (lambda entry: entry.name in generated)
+        for entry in list(out.iterdir()):
+            if not owned(entry):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def generate_dataset(out_dir: Union[str, Path],
@@ -818,16 +842,16 @@ def generate_dataset(out_dir: Union[str, Path],
         ValueError: On invalid arguments; the message names the argument.
         FileExistsError: If ``out_dir`` holds anything but the requested dataset and ``force`` is False.
     """
-    height = _check_int('height', height, 16)
-    width = _check_int('width', width, 16)
-    frames_per_scene = _check_int('frames_per_scene', frames_per_scene, 1)
-    val_scenes = _check_int('val_scenes', val_scenes, 0)
-    num_scenes = _check_int('num_scenes', num_scenes, 1)
+    height = check_int('height', height, 16)
+    width = check_int('width', width, 16)
+    frames_per_scene = check_int('frames_per_scene', frames_per_scene, 1)
+    val_scenes = check_int('val_scenes', val_scenes, 0)
+    num_scenes = check_int('num_scenes', num_scenes, 1)
     if num_scenes <= val_scenes:
         raise ValueError(f'num_scenes must be greater than val_scenes, got num_scenes={num_scenes}, '
                          f'val_scenes={val_scenes}')
-    seed = _check_int('seed', seed, 0)
-    workers = _check_int('workers', workers, 1)
+    seed = check_int('seed', seed, 0)
+    workers = check_int('workers', workers, 1)
 
     out = Path(out_dir)
     meta = dict(generator=GENERATOR, version=VERSION, seed=seed, height=height, width=width, num_scenes=num_scenes,
@@ -839,15 +863,7 @@ def generate_dataset(out_dir: Union[str, Path],
     if _is_complete(out, meta, splits, frames_per_scene):
         summary['skipped'] = True
         return summary
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f'{out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(
-                f'{out} is not empty and does not hold a complete synthetic dataset with these settings '
-                f'({json.dumps(meta)}); choose another directory or pass force=True (--force) to replace it')
-        _clear_generated(out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, meta, _is_generated, force, 'synthetic dataset')
 
     start = time.perf_counter()
     tasks = [(str(out), seed, i, frames_per_scene, height, width) for i in range(num_scenes)]

@@ -21,8 +21,8 @@ from typing import Tuple, Union
 
 import numpy as np
 
-from .synthetic_video import (MOTION_CLASSES, _check_int, _rng, _write_video, prepare_output_dir, render_video,
-                              sample_video_params)
+from .synthetic import check_int, prepare_output_dir
+from .synthetic_video import MOTION_CLASSES, keyed_rng, render_video, sample_video_params, write_video
 
 __all__ = ['PHASES', 'generate_phase_dataset']
 
@@ -85,22 +85,22 @@ def generate_phase_dataset(out_dir: Union[str, Path],
         ValueError: invalid arguments (named).
         FileExistsError: ``out_dir`` holds something else and ``force`` is False.
     """
-    num_videos = _check_int('num_videos', num_videos, 2)
-    val_videos = _check_int('val_videos', val_videos, 1)
+    num_videos = check_int('num_videos', num_videos, 2)
+    val_videos = check_int('val_videos', val_videos, 1)
     if val_videos >= num_videos:
         raise ValueError(f'val_videos must be smaller than num_videos, got {val_videos} >= {num_videos}')
-    phases_per_video = _check_int('phases_per_video', phases_per_video, 1)
+    phases_per_video = check_int('phases_per_video', phases_per_video, 1)
     if phases_per_video > len(PHASES):
         raise ValueError(f'phases_per_video must be at most {len(PHASES)}, got {phases_per_video}')
-    low, high = (_check_int('segment_frames', v, 1) for v in segment_frames)
+    low, high = (check_int('segment_frames', v, 1) for v in segment_frames)
     if low > high:
         raise ValueError(f'segment_frames must be (min, max) with min <= max, got {tuple(segment_frames)}')
-    overlap = _check_int('overlap', overlap, 0)
-    height = _check_int('height', height, 16)
-    width = _check_int('width', width, 16)
+    overlap = check_int('overlap', overlap, 0)
+    height = check_int('height', height, 16)
+    width = check_int('width', width, 16)
     if height % 2 or width % 2:
         raise ValueError(f'height and width must be even, got {height} x {width}')
-    seed = _check_int('seed', seed, 0)
+    seed = check_int('seed', seed, 0)
 
     out = Path(out_dir)
     meta = dict(generator=GENERATOR, version=VERSION, seed=seed, num_videos=num_videos, val_videos=val_videos,
@@ -123,11 +123,11 @@ def generate_phase_dataset(out_dir: Union[str, Path],
     start_time = time.perf_counter()
     segment_lines = []
     for index, video_id in enumerate(ids):
-        rng = _rng(seed, _STREAM, index)
+        rng = keyed_rng(seed, _STREAM, index)
         phases = rng.permutation(len(PHASES))[:phases_per_video]
         lengths = rng.integers(low, high + 1, size=phases_per_video)
         rgb, depth = render_phase_video(rng, phases, lengths, height, width)
-        _write_video(out, f'videos/{video_id}/rgb', f'videos/{video_id}/depth', rgb, depth, 'frames', fps=25)
+        write_video(out, f'videos/{video_id}/rgb', f'videos/{video_id}/depth', rgb, depth, 'frames', fps=25)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         total = int(bounds[-1])
         for phase, begin, end in zip(phases, bounds[:-1], bounds[1:]):

@@ -29,14 +29,14 @@ style tree)::
 Only numpy and OpenCV are used.
 """
 import json
-import operator
-import shutil
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
 import cv2
 import numpy as np
+
+from .synthetic import check_int, prepare_output_dir
 
 __all__ = ['MOTION_CLASSES', 'GENERATOR', 'VERSION', 'sample_video_params', 'render_video', 'generate_video_dataset']
 
@@ -53,7 +53,7 @@ _DROPOUT = 0.01
 _LIGHT = np.array([0.4, -0.8, -0.45]) / np.linalg.norm([0.4, -0.8, -0.45])
 
 
-def _rng(seed: int, *key: int) -> np.random.Generator:
+def keyed_rng(seed: int, *key: int) -> np.random.Generator:
     # Keyed streams: a video's content depends on (seed, label, index) only, not on generation order.
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
@@ -184,16 +184,6 @@ def render_video(params: dict, num_frames: int, height: int, width: int) -> Tupl
     return rgbs, depths
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f'{name} must be an integer, got {value!r}') from None
-    if value < minimum:
-        raise ValueError(f'{name} must be >= {minimum}, got {value}')
-    return value
-
-
 def _video_entries(videos_per_class: int, val_per_class: int, rgb_format: str) -> Dict[str, List[tuple]]:
     """Split -> ``(label, index, rgb relative path, depth relative dir)``; the last videos of a class are val."""
     splits = dict(train=[], val=[])
@@ -236,7 +226,7 @@ def _is_complete(out: Path, meta: dict, splits: Dict[str, List[tuple]], num_fram
     return True
 
 
-def _write_video(out: Path, rgb_rel: str, depth_rel: str, rgb: np.ndarray, depth: np.ndarray, rgb_format: str,
+def write_video(out: Path, rgb_rel: str, depth_rel: str, rgb: np.ndarray, depth: np.ndarray, rgb_format: str,
                  fps: int) -> None:
     depth_dir = out / depth_rel
     depth_dir.mkdir(parents=True, exist_ok=True)
@@ -282,25 +272,6 @@ def _check_decodable(path: Path, num_frames: int, height: int, width: int) -> No
                          f'videos, for one) or rgb_format="frames"')
 
 
-def prepare_output_dir(out: Path, meta: dict, generated, force: bool, what: str) -> None:
-    """Make ``out`` ready for a fresh dataset: refuse foreign content unless ``force``, then clear only the
-    generator's own entries (``generated``) so nothing else in the folder is lost."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f'{out} exists and is not a directory')
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f'{out} is not empty and does not hold a complete {what} with '
-                                  f'these settings ({json.dumps(meta)}); choose another directory or pass '
-                                  'force=True (--force) to replace it')
-        for name in generated:
-            entry = out / name
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            elif entry.exists():
-                entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def generate_video_dataset(out_dir: Union[str, Path],
                            videos_per_class: int = 16,
                            val_per_class: int = 4,
@@ -334,18 +305,18 @@ def generate_video_dataset(out_dir: Union[str, Path],
         ValueError: invalid arguments (the message names the argument).
         FileExistsError: ``out_dir`` holds something else and ``force`` is False.
     """
-    videos_per_class = _check_int('videos_per_class', videos_per_class, 1)
-    val_per_class = _check_int('val_per_class', val_per_class, 0)
+    videos_per_class = check_int('videos_per_class', videos_per_class, 1)
+    val_per_class = check_int('val_per_class', val_per_class, 0)
     if val_per_class >= videos_per_class:
         raise ValueError(f'val_per_class must be smaller than videos_per_class, got {val_per_class} >= '
                          f'{videos_per_class}')
-    num_frames = _check_int('num_frames', num_frames, 1)
-    height = _check_int('height', height, 16)
-    width = _check_int('width', width, 16)
+    num_frames = check_int('num_frames', num_frames, 1)
+    height = check_int('height', height, 16)
+    width = check_int('width', width, 16)
     if height % 2 or width % 2:
         raise ValueError(f'height and width must be even, got {height} x {width}')
-    seed = _check_int('seed', seed, 0)
-    fps = _check_int('fps', fps, 1)
+    seed = check_int('seed', seed, 0)
+    fps = check_int('fps', fps, 1)
     if rgb_format not in ('mp4', 'frames'):
         raise ValueError(f'rgb_format must be "mp4" or "frames", got "{rgb_format}"')
 
@@ -365,9 +336,9 @@ def generate_video_dataset(out_dir: Union[str, Path],
     written = 0
     for entries in splits.values():
         for label, index, rgb_rel, depth_rel in entries:
-            params = sample_video_params(_rng(seed, label, index), label, num_frames)
+            params = sample_video_params(keyed_rng(seed, label, index), label, num_frames)
             rgb, depth = render_video(params, num_frames, height, width)
-            _write_video(out, rgb_rel, depth_rel, rgb, depth, rgb_format, fps)
+            write_video(out, rgb_rel, depth_rel, rgb, depth, rgb_format, fps)
             if written == 0 and rgb_format == 'mp4':
                 _check_decodable(out / rgb_rel, num_frames, height, width)
             written += 1

@@ -84,14 +84,25 @@ class PatchInfoNCELoss(nn.Module):
         tau (float): temperature (fixed unless ``learnable_temperature``).
         symmetric (bool): also add the depth-to-RGB direction and average both (CoMAE, CLIP).
         learnable_temperature (bool): learn ``log(1/tau)`` starting from ``tau``, clamped at 1/100.
+        negatives (str): ``'image'`` (eq. 3 as written): the other patches of the same depth map.
+            ``'batch'``: every patch of every depth map in the batch, so that the patches at the positive's own
+            location in the other samples are negatives too. With the same position code added to both
+            modalities, within-image negatives can be told from the positive by position alone; batch
+            negatives cannot (docs/method.md). Costs ``(B·N)²`` logits instead of ``B·N²``.
     """
 
-    def __init__(self, tau: float = 0.07, symmetric: bool = False, learnable_temperature: bool = False):
+    NEGATIVES = ('image', 'batch')
+
+    def __init__(self, tau: float = 0.07, symmetric: bool = False, learnable_temperature: bool = False,
+                 negatives: str = 'image'):
         super().__init__()
         if tau <= 0:
             raise ValueError(f'PatchInfoNCELoss.tau must be positive, got {tau}')
+        if negatives not in self.NEGATIVES:
+            raise ValueError(f'PatchInfoNCELoss.negatives must be one of {self.NEGATIVES}, got {negatives!r}')
         self.tau = tau
         self.symmetric = symmetric
+        self.negatives = negatives
         if learnable_temperature:
             self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / tau)))
         else:
@@ -112,8 +123,12 @@ class PatchInfoNCELoss(nn.Module):
         rgb = F.normalize(rgb_feats.float(), dim=-1)
         depth = F.normalize(depth_feats.float(), dim=-1)
         scale = self.logit_scale.clamp(max=math.log(100.0)).exp()
+        batch, num = rgb.shape[:2]
+        if self.negatives == 'batch':
+            # one (B·N) x (B·N) problem: the positive of token n of sample b is row b·N + n
+            rgb, depth = rgb.reshape(1, batch * num, -1), depth.reshape(1, batch * num, -1)
+            batch, num = 1, batch * num
         logits = torch.einsum('bnc,bmc->bnm', rgb, depth) * scale
-        batch, num = logits.shape[:2]
         target = torch.arange(num, device=logits.device).repeat(batch)
         loss = F.cross_entropy(logits.flatten(0, 1), target)
         if self.symmetric:

@@ -9,11 +9,18 @@ outside number. Prints a table and writes JSON.
     python tools/benchmark/pretrain_step.py --out work_dirs/benchmarks/pretrain_step.json
     python tools/benchmark/pretrain_step.py --video --batch 2     # 16 x 224^2 clips, 90 % tube masks
     python tools/benchmark/pretrain_step.py --bf16                # under bf16 autocast as well
+    python tools/benchmark/pretrain_step.py --device cuda --bf16 --compile --batch 64   # on a GPU
+
+On a GPU the same script times CUDA steps (synchronised), counts the same FLOPs, measures the device's matmul
+peak the same way and also reports MFU against ``--nominal-tflops`` (the datasheet dense bf16 figure, 989 for
+an H100 SXM) when given. Attention runs through PyTorch's ``scaled_dot_product_attention`` (flash / memory-
+efficient kernels on GPUs) in both M3D and mmpretrain's MAE.
 """
 import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 
@@ -23,6 +30,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import m33d_mm.models  # noqa: F401
 from mmpretrain.registry import MODELS
+
+DEVICE = torch.device('cpu')
+
+
+def on_device(model, inputs):
+    """Move a model and its (dict of) input tensors to the benchmark device."""
+    model.to(DEVICE)
+    if isinstance(inputs, dict):
+        return {k: v.to(DEVICE) for k, v in inputs.items()}
+    return inputs.to(DEVICE)
 
 
 def m33d_image(batch, size, with_cp=False):
@@ -36,6 +53,7 @@ def m33d_image(batch, size, with_cp=False):
         loss_weights=dict(rgb=1., depth=1.)))
     inputs = dict(rgb=torch.randn(batch, 3, size, size), depth=torch.randn(batch, 1, size, size),
                   depth_valid=torch.rand(batch, 1, size, size) > 0.05)
+    inputs = on_device(model, inputs)
     return model, lambda: model.loss(inputs)
 
 
@@ -55,6 +73,7 @@ def m33d_video(batch, size, frames, with_cp=False):
     shape = (batch, 3, frames, size, size)
     inputs = dict(rgb=torch.randn(shape), depth=torch.randn(batch, 1, frames, size, size),
                   depth_valid=torch.ones(batch, 1, frames, size, size, dtype=torch.bool))
+    inputs = on_device(model, inputs)
     return model, lambda: model.loss(inputs)
 
 
@@ -64,8 +83,10 @@ def mae_image(batch, size):
     from mmengine.utils import get_installed_path
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(os.path.join(get_installed_path('mmpretrain'), '.mim/configs/_base_/models/mae_vit-base-p16.py'))
+    cfg.model.backbone.img_size = size
+    cfg.model.neck.num_patches = (size // 16)**2
     model = MODELS.build(cfg.model)
-    inputs = torch.randn(batch, 3, size, size)
+    inputs = on_device(model, torch.randn(batch, 3, size, size))
     return model, lambda: model.loss(inputs, [])
 
 
@@ -92,6 +113,7 @@ def videomae_video(batch, size, frames):
     grid = (frames // 2, size // 16, size // 16)
     num = grid[0] * grid[1] * grid[2]
     keep = torch.stack([torch.randperm(num)[:num // 10].sort().values for _ in range(batch)])
+    clip, keep = on_device(model, dict(clip=clip, keep=keep)).values()
 
     def step():
         tokens = encoder.patch_embed(clip)[0] + encoder.pos_embed.to(clip.dtype)
@@ -106,14 +128,21 @@ def videomae_video(batch, size, frames):
     return model, step
 
 
+def synchronize():
+    if DEVICE.type == 'cuda':
+        torch.cuda.synchronize()
+
+
 def measure_peak(size, dtype, repeats=5):
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+    a = torch.randn(size, size, dtype=dtype, device=DEVICE)
+    b = torch.randn(size, size, dtype=dtype, device=DEVICE)
     a @ b
     times = []
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         a @ b
+        synchronize()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / min(times)
 
@@ -121,18 +150,21 @@ def measure_peak(size, dtype, repeats=5):
 class Runner:
     """One model's training step, its FLOP count and its timings."""
 
-    def __init__(self, name, model, loss_fn, reference, bf16=False):
+    def __init__(self, name, model, loss_fn, reference, bf16=False, compile=False, fused_adamw=True):
         self.name, self.model, self.loss_fn, self.bf16 = name, model, loss_fn, bf16
+        self.compiled = torch.compile(loss_fn) if compile else loss_fn
+        self.peak_memory_mb = None
         self.reference = reference
         model.train()
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        # fused AdamW for every model by default, as the pre-training configs set it
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused_adamw)
         self.times = []
         self.flops = None
 
-    def step(self):
+    def step(self, fn=None):
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.bf16):
-            losses = self.loss_fn()
+        with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=self.bf16):
+            losses = (fn or self.compiled)()
             loss = sum(v for v in losses.values()) if isinstance(losses, dict) else losses
         loss.backward()
         self.optimizer.step()
@@ -140,13 +172,19 @@ class Runner:
     def count_flops(self):
         counter = FlopCounterMode(display=False)
         with counter:
-            self.step()
+            self.step(self.loss_fn)  # eager: the counter sees every operation
         self.flops = counter.get_total_flops()
 
     def timed_step(self):
+        if DEVICE.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+        synchronize()
         start = time.perf_counter()
         self.step()
+        synchronize()
         self.times.append(time.perf_counter() - start)
+        if DEVICE.type == 'cuda':
+            self.peak_memory_mb = max(self.peak_memory_mb or 0, torch.cuda.max_memory_allocated() / 2**20)
 
 
 def main():
@@ -159,8 +197,18 @@ def main():
     parser.add_argument('--bf16', action='store_true', help='also time every model under bf16 autocast')
     parser.add_argument('--with-cp', action='store_true', help='activation checkpointing in the M3D model')
     parser.add_argument('--peak-size', type=int, default=2048)
+    parser.add_argument('--adamw', choices=['fused', 'foreach'], default='fused',
+                        help='AdamW implementation for every model (the configs use fused)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--compile', action='store_true', help='torch.compile each step function')
+    parser.add_argument('--nominal-tflops', type=float,
+                        help='datasheet dense bf16 TFLOP/s of the device, for MFU (e.g. 989 for an H100 SXM)')
     parser.add_argument('--out', default='work_dirs/benchmarks/pretrain_step.json')
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device is visible to PyTorch')
     torch.manual_seed(0)
 
     if args.video:
@@ -173,9 +221,11 @@ def main():
     runners = []
     for index, (name, build) in enumerate(builders):
         model, loss_fn = build()
-        runners.append(Runner(name, model, loss_fn, reference=index == 1))
+        fused = args.adamw == 'fused'
+        runners.append(Runner(name, model, loss_fn, reference=index == 1, compile=args.compile, fused_adamw=fused))
         if args.bf16:
-            runners.append(Runner(name + ' bf16', model, loss_fn, reference=index == 1, bf16=True))
+            runners.append(Runner(name + ' bf16', model, loss_fn, reference=index == 1, bf16=True,
+                                  compile=args.compile, fused_adamw=fused))
     for runner in runners:
         runner.count_flops()
         runner.step()  # warm-up
@@ -194,20 +244,29 @@ def main():
         ref_peak = peak['bf16' if runner.bf16 else 'fp32']
         rows.append(dict(model=runner.name, precision='bf16' if runner.bf16 else 'fp32', reference=runner.reference,
                          gflop_per_step=runner.flops / 1e9, step_s=median, step_s_all=runner.times,
-                         gflops=achieved / 1e9, fraction_of_peak=achieved / ref_peak))
+                         gflops=achieved / 1e9, fraction_of_peak=achieved / ref_peak,
+                         peak_memory_mb=runner.peak_memory_mb,
+                         mfu=achieved / (args.nominal_tflops * 1e12) if args.nominal_tflops else None))
     reference = {row['precision']: row['gflops'] for row in rows if row['reference']}
     for row in rows:
         row['ratio_to_reference'] = row['gflops'] / reference[row['precision']]
-    result = dict(machine=dict(platform=platform.platform(), processor=platform.processor(),
+    device_name = torch.cuda.get_device_name(DEVICE) if DEVICE.type == 'cuda' else platform.processor()
+    result = dict(machine=dict(platform=platform.platform(), device=device_name,
                                threads=torch.get_num_threads(), torch=torch.__version__),
+                  process_peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   args=vars(args), matmul_peak_gflops={k: v / 1e9 for k, v in peak.items()}, rows=rows)
 
     print(f'matmul peak ({args.peak_size}^3, {torch.get_num_threads()} threads): '
           f'fp32 {peak["fp32"] / 1e9:.1f} GFLOP/s, bf16 {peak["bf16"] / 1e9:.1f} GFLOP/s')
-    print(f'{"model":45s} {"GFLOP/step":>10s} {"step s":>8s} {"GFLOP/s":>8s} {"% peak":>7s} {"ratio":>6s}')
+    print(f'{"model":45s} {"GFLOP/step":>10s} {"step s":>8s} {"GFLOP/s":>8s} {"% peak":>7s} {"ratio":>6s}'
+          + (f' {"MFU":>6s}' if args.nominal_tflops else '') + (' peak MB' if DEVICE.type == 'cuda' else ''))
     for row in rows:
-        print(f'{row["model"]:45s} {row["gflop_per_step"]:10.1f} {row["step_s"]:8.2f} {row["gflops"]:8.1f} '
-              f'{100 * row["fraction_of_peak"]:6.1f}% {row["ratio_to_reference"]:6.2f}')
+        print(f'{row["model"]:45s} {row["gflop_per_step"]:10.1f} {row["step_s"]:8.3f} {row["gflops"]:8.1f} '
+              f'{100 * row["fraction_of_peak"]:6.1f}% {row["ratio_to_reference"]:6.2f}'
+              + (f' {100 * row["mfu"]:5.1f}%' if row['mfu'] is not None else '')
+              + (f' {row["peak_memory_mb"]:7.0f}' if row['peak_memory_mb'] is not None else ''))
+    if DEVICE.type == 'cpu':
+        print(f'process peak RSS (all models together): {result["process_peak_rss_mb"]:.0f} MB')
     os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
