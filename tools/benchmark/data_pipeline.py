@@ -67,31 +67,11 @@ def video_loader(args):
     return result
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--data-root', help='an RGB-D export; default: synthetic 240x320 frames in a temp dir')
-    parser.add_argument('--samples', type=int, help='samples to load (default: 400 frames, or 20 clips)')
-    parser.add_argument('--batch', type=int, default=32, help='batch for the (batched) normalisation step')
-    parser.add_argument('--video', action='store_true', help='the video clip loader instead of the image loader')
-    parser.add_argument('--gpu-step-s', type=float, default=1.0,
-                        help='--video: GPU step time per batch of --batch clips to feed')
-    parser.add_argument('--out', help='JSON file (default: work_dirs/benchmarks/data_pipeline[_video].json)')
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    out = args.out or f'work_dirs/benchmarks/data_pipeline{"_video" if args.video else ""}.json'
-    if args.video:
-        args.samples = args.samples or 20
-        result = video_loader(args)
-        os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
-        with open(out, 'w') as f:
-            json.dump(result, f, indent=2)
-        return
+def image_loader(args):
     root = args.data_root
     if root is None:
         root = os.path.join(tempfile.gettempdir(), 'm33d_bench_rgbd_240x320')
         generate_dataset(root, num_scenes=6, frames_per_scene=40, height=240, width=320, seed=0, val_scenes=1)
-    args.samples = args.samples or 400
     dataset = RGBDFrameDataset(root, frame_skip=1, pipeline=PIPELINE)
     preprocessor = RGBDDataPreprocessor()
     for i in range(10):
@@ -111,6 +91,24 @@ def main():
           f'{result["loader_samples_per_s_per_core"]:.0f} samples/s per worker core')
     print(f'batched normalisation (RGB mean/std, robust depth standardisation), CPU, batch {args.batch}: '
           f'{result["normalise_samples_per_s"]:.0f} samples/s')
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data-root', help='an RGB-D export; default: synthetic 240x320 frames in a temp dir')
+    parser.add_argument('--samples', type=int, help='samples to load (default: 400 frames, or 20 clips)')
+    parser.add_argument('--batch', type=int, default=32, help='batch for the (batched) normalisation step')
+    parser.add_argument('--video', action='store_true', help='the video clip loader instead of the image loader')
+    parser.add_argument('--gpu-step-s', type=float, default=1.0,
+                        help='--video: GPU step time per batch of --batch clips to feed')
+    parser.add_argument('--out', help='JSON file (default: work_dirs/benchmarks/data_pipeline[_video].json)')
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    args.samples = args.samples or (20 if args.video else 400)
+    result = video_loader(args) if args.video else image_loader(args)
+    out = args.out or f'work_dirs/benchmarks/data_pipeline{"_video" if args.video else ""}.json'
     os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
     with open(out, 'w') as f:
         json.dump(result, f, indent=2)

@@ -63,8 +63,9 @@ def train(config, work_dir, options, log):
 
 
 def comparable(setup):
-    """The part of the setup that must match for earlier results to be reused (seeds may differ)."""
-    return {k: v for k, v in setup.items() if k not in ('seeds', 'wall_minutes')}
+    """The part of the setup that must match for earlier results to be reused (seeds may differ), in its JSON
+    form (tuples as lists), as ``results.json`` stores it."""
+    return json.loads(json.dumps({k: v for k, v in setup.items() if k != 'seeds'}))
 
 
 def previous_results(path, setup):
@@ -74,8 +75,7 @@ def previous_results(path, setup):
     try:
         with open(path) as f:
             saved = json.load(f)
-        same = {k: tuple(v) if isinstance(v, list) else v for k, v in saved['setup'].items()
-                if k not in ('seeds', 'wall_minutes')} == comparable(setup)
+        same = comparable(saved['setup']) == comparable(setup)
         results = saved['results']
     except (ValueError, KeyError, TypeError) as e:
         raise SystemExit(f'{path}: not a results file of this study ({e}); move it away to start afresh')

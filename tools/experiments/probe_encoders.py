@@ -59,9 +59,9 @@ def load_split(root, split):
         raise SystemExit(f'{split_file} not found: --study must be the output folder of pretraining_study.py')
     with open(split_file) as f:
         scenes = [line.strip() for line in f if line.strip()]
-    images, depths, labels, scene_ids, last_scene = [], [], [], [], None
+    images, depths, labels, scene_ids = [], [], [], []
     h, w = SIZE
-    for scene in scenes:
+    for scene_index, scene in enumerate(scenes):
         color_dir = osp.join(root, scene, 'color')
         for name in sorted(n for n in os.listdir(color_dir) if n.endswith('.jpg')):
             stem = osp.splitext(name)[0]
@@ -74,8 +74,7 @@ def load_split(root, split):
             depth = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.float32) / 1000.0
             label = nyu40_to_scannet20(cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST))
             images.append(((rgb - MEAN) / STD).transpose(2, 0, 1))
-            scene_ids.append(len(set(scene_ids)) if not scene_ids or scene != last_scene else scene_ids[-1])
-            last_scene = scene
+            scene_ids.append(scene_index)
             depths.append(depth)
             labels.append(label)
     images = torch.from_numpy(np.stack(images))
