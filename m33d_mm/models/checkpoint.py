@@ -248,12 +248,7 @@ def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
     from mmengine.runner import CheckpointLoader
     if is_model_wrapper(model):
         model = model.module
-    try:
-        # memory-mapped: only keys and shapes are read here, so the check does not load the weights a second
-        # time before mmengine does (the same file is unpickled by mmengine right after, so trust is unchanged)
-        checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=False)
-    except (OSError, RuntimeError):  # a URL, or a file in torch's legacy (non-zip) format
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     source = {re.sub(r'^module\.', '', k): v for k, v in extract_state_dict(checkpoint).items()}
     # buffers the model recomputes (fixed position tables) are never required
     target = {k: v for k, v in model.state_dict().items() if not k.endswith('pos_embed')}
