@@ -28,7 +28,7 @@ import numpy as np
 __all__ = [
     'SCENE_CLASSES', 'GENERATOR', 'VERSION', 'MAX_DEPTH', 'Material', 'Box', 'Sphere', 'Cylinder', 'CameraPath',
     'Scene', 'scene_id', 'camera_intrinsics', 'camera_pose', 'make_scene', 'render_frame', 'generate_dataset',
-    'check_int', 'prepare_output_dir'
+    'check_int', 'prepare_output_dir', 'run_generator'
 ]
 
 GENERATOR = 'm33d_mm.synthetic'
@@ -804,6 +804,30 @@ def prepare_output_dir(out: Path, meta: dict, generated: Union[Sequence[str], Ca
             else:
                 entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+def run_generator(generate: Callable[..., dict], options: dict, describe: Callable[[dict], Tuple[str, str]]) -> int:
+    """Command-line body shared by the synthetic generators (``tools/data/generate_synthetic_*.py``).
+
+    Calls ``generate(**options)``; a bad argument or an occupied output folder prints ``error: ...`` and gives
+    exit status 2. Otherwise prints one summary line: ``describe(summary)`` returns the splits (e.g.
+    ``"6 train / 2 val scenes"``) and what was written (e.g. ``"128 frames"``); the rate is added when the
+    summary has ``frames_per_second``. Returns the exit status.
+    """
+    import sys
+    try:
+        summary = generate(**options)
+    except (ValueError, FileExistsError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    splits, written = describe(summary)
+    if summary['skipped']:
+        print(f"{summary['out_dir']}: complete dataset with these settings already present ({splits}), "
+              'nothing written')
+    else:
+        rate = f", {summary['frames_per_second']:.1f} frames/s" if 'frames_per_second' in summary else ''
+        print(f"{summary['out_dir']}: wrote {written} ({splits}) in {summary['seconds']:.1f} s{rate}")
+    return 0
 
 
 def generate_dataset(out_dir: Union[str, Path],

@@ -8,6 +8,7 @@ Re-running with the same arguments on a finished dataset returns at once, so scr
 import argparse
 import sys
 
+from m33d_mm.datasets.synthetic import run_generator
 from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
 
 
@@ -29,31 +30,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def describe(summary):
+    return (f"{summary['train']} train / {summary['val']} val videos",
+            f"{summary['videos_written']} videos, {summary['frames']} frames")
+
+
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        summary = generate_phase_dataset(
-            args.out_dir,
-            num_videos=args.num_videos,
-            val_videos=args.val_videos,
-            phases_per_video=args.phases_per_video,
-            segment_frames=tuple(args.segment_frames),
-            overlap=args.overlap,
-            height=args.height,
-            width=args.width,
-            seed=args.seed,
-            force=args.force)
-    except (ValueError, FileExistsError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    splits = f"{summary['train']} train / {summary['val']} val videos"
-    if summary['skipped']:
-        print(f"{summary['out_dir']}: complete dataset with these settings already present ({splits}), "
-              'nothing written')
-    else:
-        print(f"{summary['out_dir']}: wrote {summary['videos_written']} videos, {summary['frames']} frames "
-              f"({splits}) in {summary['seconds']:.1f} s")
-    return 0
+    return run_generator(generate_phase_dataset, vars(parse_args(argv)), describe)
 
 
 if __name__ == '__main__':

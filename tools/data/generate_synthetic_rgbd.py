@@ -8,7 +8,7 @@ Re-running with the same arguments on a finished dataset returns at once, so scr
 import argparse
 import sys
 
-from m33d_mm.datasets.synthetic import generate_dataset
+from m33d_mm.datasets.synthetic import generate_dataset, run_generator
 
 
 def parse_args(argv=None):
@@ -26,30 +26,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def describe(summary):
+    return (f"{len(summary['train'])} train / {len(summary['val'])} val scenes", f"{summary['frames_written']} frames")
+
+
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        summary = generate_dataset(
-            args.out_dir,
-            num_scenes=args.num_scenes,
-            frames_per_scene=args.frames_per_scene,
-            height=args.height,
-            width=args.width,
-            seed=args.seed,
-            val_scenes=args.val_scenes,
-            workers=args.workers,
-            force=args.force)
-    except (ValueError, FileExistsError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    splits = f"{len(summary['train'])} train / {len(summary['val'])} val scenes"
-    if summary['skipped']:
-        print(f"{summary['out_dir']}: complete dataset with these settings already present ({splits}), "
-              f'nothing written')
-    else:
-        print(f"{summary['out_dir']}: wrote {summary['frames_written']} frames ({splits}) in "
-              f"{summary['seconds']:.1f} s, {summary['frames_per_second']:.1f} frames/s")
-    return 0
+    return run_generator(generate_dataset, vars(parse_args(argv)), describe)
 
 
 if __name__ == '__main__':

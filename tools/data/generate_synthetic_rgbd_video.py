@@ -8,6 +8,7 @@ Re-running with the same arguments on a finished dataset returns at once, so scr
 import argparse
 import sys
 
+from m33d_mm.datasets.synthetic import run_generator
 from m33d_mm.datasets.synthetic_video import generate_video_dataset
 
 
@@ -28,31 +29,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def describe(summary):
+    return f"{summary['train']} train / {summary['val']} val videos", f"{summary['videos_written']} videos"
+
+
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        summary = generate_video_dataset(
-            args.out_dir,
-            videos_per_class=args.videos_per_class,
-            val_per_class=args.val_per_class,
-            num_frames=args.num_frames,
-            height=args.height,
-            width=args.width,
-            seed=args.seed,
-            rgb_format=args.rgb_format,
-            fps=args.fps,
-            force=args.force)
-    except (ValueError, FileExistsError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    splits = f"{summary['train']} train / {summary['val']} val videos"
-    if summary['skipped']:
-        print(f"{summary['out_dir']}: complete dataset with these settings already present ({splits}), "
-              'nothing written')
-    else:
-        print(f"{summary['out_dir']}: wrote {summary['videos_written']} videos ({splits}) in "
-              f"{summary['seconds']:.1f} s")
-    return 0
+    return run_generator(generate_video_dataset, vars(parse_args(argv)), describe)
 
 
 if __name__ == '__main__':
