@@ -1,4 +1,5 @@
 """RGB-D frame datasets laid out like a ScanNet export (also what the synthetic generator writes)."""
+import math
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -36,8 +37,11 @@ class RGBDFrameDataset(BaseDataset):
         data_root (str): folder holding one sub-folder per scene.
         split_file (str, optional): text file of scene ids (relative to ``data_root`` unless absolute).
             Without it, every sub-folder that has a ``color`` folder is a scene.
-        frame_skip (int): keep every ``frame_skip``-th frame of each scene in frame order (ScanNet
-            pre-training: 25). Use 1 for exports that were already subsampled.
+        frame_skip (int): keep the frames whose number is a multiple of ``frame_skip`` (ScanNet
+            pre-training: 25). Frame numbers are the sensor's, so an export written with
+            ``scannet_sens.py --frame-skip 25`` (frames 0, 25, 50, ...) is used whole with ``frame_skip=25``,
+            and a ``frame_skip`` that the export's stride does not divide is refused. Frames with non-numeric
+            names are kept by position instead.
         color_dir, depth_dir (str): sub-folder names inside a scene.
         color_suffix, depth_suffix (str): file endings.
         pipeline (list): transforms.
@@ -88,7 +92,16 @@ class RGBDFrameDataset(BaseDataset):
         if not osp.isdir(color_root):
             raise FileNotFoundError(f'scene {scene}: colour folder {color_root} does not exist')
         names = sorted((n for n in os.listdir(color_root) if n.endswith(self.color_suffix)), key=_frame_sort_key)
-        return [osp.splitext(n)[0] for n in names][::self.frame_skip]
+        stems = [osp.splitext(n)[0] for n in names]
+        if not stems or not all(stem.isdigit() for stem in stems):
+            return stems[::self.frame_skip]
+        # By frame number, not position: a subsampled export must not be subsampled a second time.
+        numbers = [int(stem) for stem in stems]
+        stride = math.gcd(*numbers) if len(numbers) > 1 else 0
+        if self.frame_skip > 1 and stride > 1 and self.frame_skip % stride:
+            raise ValueError(f'frame_skip={self.frame_skip}: scene {scene} holds every {stride}-th frame '
+                             f'({color_root}); use a multiple of {stride} (frame_skip={stride} keeps them all)')
+        return [stem for stem, number in zip(stems, numbers) if number % self.frame_skip == 0]
 
     def load_data_list(self) -> List[dict]:
         data_list = []

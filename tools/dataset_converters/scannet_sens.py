@@ -17,6 +17,12 @@ Export layout, as read by the ScanNet RGB-D dataset::
     <out_dir>/depth/<idx:06d>.png   uint16 depth in millimetres, 0 = invalid
     <out_dir>/pose/<idx:06d>.txt    4x4 camera-to-world matrix
     <out_dir>/intrinsic.txt         4x4 depth intrinsics (scaled to ``resize`` when given)
+    <out_dir>/export.json           the export's settings (frame_skip, resize) and whether it is complete
+
+Frames keep their index in the ``.sens`` file as their name, so ``RGBDFrameDataset(frame_skip=25)`` uses an
+export written with ``--frame-skip 25`` whole. An interrupted run resumes when started again with the same
+arguments: complete scenes are skipped, and the frames already written of a partial scene are kept (each file
+is written under a temporary name and renamed, so none is ever half-written).
 
 Usage::
 
@@ -24,6 +30,7 @@ Usage::
     python tools/dataset_converters/scannet_sens.py scans/scene0000_00/scene0000_00.sens OUT_ROOT
 """
 import argparse
+import json
 import math
 import os
 import struct
@@ -32,7 +39,7 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Collection, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -208,7 +215,7 @@ def _decode_depth(data: bytes, header: SensHeader, path: PathLike, index: int) -
     return np.frombuffer(data, dtype='<u2').reshape(shape).astype(np.uint16)
 
 
-def iter_sens_frames(path: PathLike, frame_skip: int = 1) -> Iterator[SensFrame]:
+def iter_sens_frames(path: PathLike, frame_skip: int = 1, skip: Collection[int] = ()) -> Iterator[SensFrame]:
     """Lazily decodes every ``frame_skip``-th frame of a ``.sens`` file.
 
     Skipped frames are seeked over without reading their image data, so a large ``frame_skip`` costs little I/O.
@@ -216,6 +223,7 @@ def iter_sens_frames(path: PathLike, frame_skip: int = 1) -> Iterator[SensFrame]
     Args:
         path: Path to the ``.sens`` file.
         frame_skip: Yield frames whose index is a multiple of this (>= 1).
+        skip: Frame indices not to decode (e.g. those an interrupted export already wrote).
 
     Yields:
         ``SensFrame(index, pose, color, depth)`` with pose (4, 4) float64, color (Hc, Wc, 3) uint8 RGB and
@@ -245,7 +253,7 @@ def iter_sens_frames(path: PathLike, frame_skip: int = 1) -> Iterator[SensFrame]
                 raise SensFormatError(f'{path}: frame {index}: declares {color_size} color + {depth_size} depth '
                                       f'bytes from byte {data_start}, but the file ends at byte {file_size} '
                                       '(truncated file?)')
-            if index % frame_skip:
+            if index % frame_skip or index in skip:
                 continue
             pose = np.asarray(values[:16], dtype=np.float64).reshape(4, 4)
             color = _decode_color(f.read(color_size), header, path, index)
@@ -280,9 +288,56 @@ def _depth_to_mm(depth: np.ndarray, depth_shift: float) -> np.ndarray:
     return mm.astype(np.uint16)
 
 
+EXPORT_INFO = 'export.json'
+
+
+def read_export_info(out_dir: PathLike) -> Optional[dict]:
+    """The settings an export of one scene was written with (``export.json``), or None for a fresh folder."""
+    path = Path(out_dir) / EXPORT_INFO
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f'{path}: unreadable export record ({e}); delete the scene folder to export it again') from e
+    if not isinstance(info, dict) or not {'frame_skip', 'resize', 'complete'} <= set(info):
+        raise ValueError(f'{path}: not an export record of this tool; delete the scene folder to export it again')
+    return info
+
+
+def _write_export_info(out_dir: Path, **info) -> None:
+    tmp = out_dir / (EXPORT_INFO + '.tmp')
+    tmp.write_text(json.dumps(info, indent=2) + '\n')
+    os.replace(tmp, out_dir / EXPORT_INFO)
+
+
+def _check_same_settings(out_dir: Path, info: Optional[dict], frame_skip: int, resize) -> None:
+    if info is None:
+        return
+    wanted = dict(frame_skip=frame_skip, resize=list(resize) if resize else None)
+    found = dict(frame_skip=info['frame_skip'], resize=info['resize'])
+    if found != wanted:
+        raise ValueError(f'{out_dir}: already exported with {found}, now asked for {wanted}; delete the folder or '
+                         'choose another output root')
+
+
+def _done_frames(out_dir: Path) -> set:
+    """Indices of the frames whose colour, depth and pose files all exist."""
+    def stems(sub, suffix):
+        folder = out_dir / sub
+        if not folder.is_dir():
+            return set()
+        return {p.name[:-len(suffix)] for p in folder.iterdir() if p.name.endswith(suffix)}
+    done = stems('color', '.jpg') & stems('depth', '.png') & stems('pose', '.txt')
+    return {int(stem) for stem in done if stem.isdigit()}
+
+
 def export_sens(path: PathLike, out_dir: PathLike, frame_skip: int = 25,
                 resize: Optional[Tuple[int, int]] = None, progress: bool = True, jpeg_quality: int = 95) -> int:
     """Exports every ``frame_skip``-th frame of a ``.sens`` file as images, depth maps and poses.
+
+    Resumes: frames already written by an interrupted export with the same settings are kept, not decoded again;
+    ``export.json`` records the settings and, once every frame is written, ``complete: true``.
 
     Args:
         path: Path to the ``.sens`` file.
@@ -296,10 +351,11 @@ def export_sens(path: PathLike, out_dir: PathLike, frame_skip: int = 25,
         jpeg_quality: JPEG quality for the colour frames.
 
     Returns:
-        Number of frames written.
+        Number of frames the scene's export holds (written now or by an earlier, interrupted run).
 
     Raises:
-        ValueError: ``frame_skip`` < 1 or a non-positive ``resize``.
+        ValueError: ``frame_skip`` < 1, a non-positive ``resize``, or ``out_dir`` holding an export written with
+            other settings.
         SensFormatError: See :func:`iter_sens_frames`.
         OSError: If an output file cannot be written.
     """
@@ -311,16 +367,24 @@ def export_sens(path: PathLike, out_dir: PathLike, frame_skip: int = 25,
             raise ValueError(f'resize must be positive (height, width), got {resize}')
     header = read_sens_header(path)
     out_dir = Path(out_dir)
+    _check_same_settings(out_dir, read_export_info(out_dir), frame_skip, resize)
     for sub in ('color', 'depth', 'pose'):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
+        for stale in (out_dir / sub).glob('*.tmp.*'):  # left by an interrupted run
+            stale.unlink()
+    settings = dict(source=str(path), frame_skip=frame_skip, resize=list(resize) if resize else None)
+    _write_export_info(out_dir, complete=False, **settings)
+    done = _done_frames(out_dir)
     intrinsic = header.intrinsic_depth
     if resize is not None:
         intrinsic = scale_intrinsic(intrinsic, (header.depth_height, header.depth_width), resize)
     np.savetxt(out_dir / 'intrinsic.txt', intrinsic, fmt='%.6f')
 
-    frames = tqdm(iter_sens_frames(path, frame_skip), total=math.ceil(header.num_frames / frame_skip),
+    wanted = set(range(0, header.num_frames, frame_skip))
+    done &= wanted
+    frames = tqdm(iter_sens_frames(path, frame_skip, skip=done), total=len(wanted), initial=len(done),
                   desc=Path(path).stem, unit='frame', disable=not progress)
-    written = 0
+    written = len(done)
     for frame in frames:
         color, depth = frame.color, _depth_to_mm(frame.depth, header.depth_shift)
         if resize is not None:
@@ -332,15 +396,22 @@ def export_sens(path: PathLike, out_dir: PathLike, frame_skip: int = 25,
         _imwrite(out_dir / 'color' / f'{stem}.jpg', cv2.cvtColor(color, cv2.COLOR_RGB2BGR),
                  [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         _imwrite(out_dir / 'depth' / f'{stem}.png', depth)
-        np.savetxt(out_dir / 'pose' / f'{stem}.txt', frame.pose, fmt='%.8f')
+        # The pose is written last: a frame counts as done once its pose file exists.
+        pose_tmp = out_dir / 'pose' / f'{stem}.tmp.txt'
+        np.savetxt(pose_tmp, frame.pose, fmt='%.8f')
+        os.replace(pose_tmp, out_dir / 'pose' / f'{stem}.txt')
         written += 1
+    _write_export_info(out_dir, complete=True, frames=written, **settings)
     return written
 
 
 def _imwrite(path: Path, image: np.ndarray, params: Optional[List[int]] = None) -> None:
+    # Under a temporary name (same suffix, so cv2 picks the format), then renamed: never a half-written frame.
+    tmp = path.with_name(f'{path.stem}.tmp{path.suffix}')
     # cv2.imwrite reports failure only through its return value.
-    if not cv2.imwrite(str(path), image, params or []):
+    if not cv2.imwrite(str(tmp), image, params or []):
         raise OSError(f'failed to write {path}')
+    os.replace(tmp, path)
 
 
 def find_sens_files(source: PathLike) -> List[Path]:
@@ -367,8 +438,15 @@ def find_sens_files(source: PathLike) -> List[Path]:
 
 
 def _export_one(sens: Path, out_root: Path, frame_skip: int, resize: Optional[Tuple[int, int]],
-                progress: bool) -> int:
-    return export_sens(sens, out_root / sens.stem, frame_skip=frame_skip, resize=resize, progress=progress)
+                progress: bool) -> bool:
+    """Exports one scene unless a complete export with the same settings exists; True when it was exported."""
+    out_dir = out_root / sens.stem
+    info = read_export_info(out_dir)
+    _check_same_settings(out_dir, info, frame_skip, resize)
+    if info is not None and info['complete']:
+        return False
+    export_sens(sens, out_dir, frame_skip=frame_skip, resize=resize, progress=progress)
+    return True
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -399,14 +477,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     out_root = Path(args.out_root)
     resize = tuple(args.resize) if args.resize else None
-    failures = []
+    failures, skipped = [], 0
 
     if len(files) == 1 or args.workers == 1:
         # Sequential: a per-frame bar is more informative than a per-scene bar for one scene.
         bar = tqdm(files, desc='scenes', unit='scene', disable=len(files) == 1)
         for sens in bar:
             try:
-                _export_one(sens, out_root, args.frame_skip, resize, progress=len(files) == 1)
+                skipped += not _export_one(sens, out_root, args.frame_skip, resize, progress=len(files) == 1)
             except (ValueError, OSError) as e:
                 failures.append(str(e))
     else:
@@ -414,7 +492,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             futures = [pool.submit(_export_one, sens, out_root, args.frame_skip, resize, False) for sens in files]
             for future in tqdm(as_completed(futures), total=len(futures), desc='scenes', unit='scene'):
                 try:
-                    future.result()
+                    skipped += not future.result()
                 except (ValueError, OSError) as e:
                     failures.append(str(e))
 
@@ -422,7 +500,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # messages already name their file.
     for line in failures:
         print(f'error: {line}', file=sys.stderr)
-    print(f'converted {len(files) - len(failures)}/{len(files)} scenes to {out_root}')
+    done = f' ({skipped} already complete, skipped)' if skipped else ''
+    print(f'converted {len(files) - len(failures)}/{len(files)} scenes to {out_root}{done}')
     return 1 if failures else 0
 
 
