@@ -33,10 +33,8 @@ def _train_and_test(run_tool, config, options, work_dir):
     options = options + ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1']
     run_tool(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options])
     assert (work_dir / 'epoch_1.pth').is_file()
-    metrics = work_dir / 'metrics.json'
-    run_tool(['tools/test.py', config, work_dir / 'epoch_1.pth', '--work-dir', work_dir, '--out', metrics,
-              '--cfg-options', *options])
-    return json.loads(metrics.read_text())
+    run_tool(['tools/test.py', config, work_dir / 'epoch_1.pth', '--work-dir', work_dir, '--cfg-options', *options])
+    return json.loads((work_dir / 'metrics.json').read_text())
 
 
 def test_recognition_quickstart_trains_and_reports_top1(run_tool, pretrained, tmp_path):

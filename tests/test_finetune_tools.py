@@ -2,6 +2,7 @@
 synthetic scenes generated for the test session)."""
 import json
 
+import mmengine
 import pytest
 
 QUICKSTART = {
@@ -32,11 +33,14 @@ def test_train_then_test(task, synthetic_root, tmp_path, run_tool):
     assert f'{metric}: ' in log  # validation after the last iteration
     checkpoint = work_dir / 'iter_2.pth'
     assert checkpoint.is_file()
-    metrics_file = tmp_path / 'metrics.json'
-    test = run_tool(['tools/test.py', config, checkpoint, '--work-dir', work_dir, '--out', metrics_file,
+    predictions = tmp_path / 'predictions.pkl'
+    test = run_tool(['tools/test.py', config, checkpoint, '--work-dir', work_dir, '--out', predictions,
                      '--cfg-options', *data_options(synthetic_root)])
     assert f'{metric}: ' in test.stdout + test.stderr
-    metrics = json.loads(metrics_file.read_text())
+    # --out holds the predictions, one entry per test sample, as with the stock tools; metrics go to the work dir
+    dumped = mmengine.load(predictions)
+    assert len(dumped) >= 1 and ('pred_sem_seg' if task == 'seg' else 'pred_depth_map') in dumped[0]
+    metrics = json.loads((work_dir / 'metrics.json').read_text())
     value = metrics[metric]
     assert (0.0 <= value <= 100.0) if metric == 'mIoU' else (0.0 <= value <= 1.0)
 

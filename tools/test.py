@@ -3,9 +3,9 @@ import argparse
 import os
 import os.path as osp
 
-import m33d_mm  # noqa: F401  (stack fixes must precede torchvision/mmseg/mmaction imports)
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+# Only argparse and mmengine's config helpers before the arguments are parsed: `--help` answers at once. The stack
+# (m33d_mm first: its fixes must precede torchvision/mmseg/mmaction imports) is imported in main().
+from mmengine.config import DictAction
 
 
 def shutdown_distributed():
@@ -21,19 +21,48 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
-    parser.add_argument('--out', help='dump the metrics to this JSON file')
+    parser.add_argument('--out', help='dump the predictions to this pickle file (.pkl), as the OpenMMLab tools do; '
+                        'the metrics are always written to WORK_DIR/metrics.json')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out {args.out}: the predictions are a pickle file; give a name ending in .pkl or .pickle')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
+def add_dump_results(cfg, out):
+    """Append mmengine's ``DumpResults`` to the test evaluator: the predictions of every sample go to ``out``."""
+    dump = dict(type='DumpResults', out_file_path=out)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = list(evaluator) + [dump]
+    elif isinstance(evaluator, dict) and 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+        evaluator['metrics'] = metrics + [dump]
+    else:
+        cfg.test_evaluator = [evaluator, dump]
+
+
+def write_metrics(metrics, work_dir):
+    import json
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'metrics.json')
+    with open(path, 'w') as f:
+        json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+    return path
+
+
 def main():
     args = parse_args()
+    import m33d_mm  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.runner import Runner
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -45,6 +74,8 @@ def main():
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
+    if args.out is not None:
+        add_dump_results(cfg, args.out)
     runner = Runner.from_cfg(cfg)
     from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
     try:
@@ -52,11 +83,10 @@ def main():
     except CheckpointMismatchError as err:
         raise SystemExit(f'error: {err}') from None
     metrics = runner.test()
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        print(f'metrics written to {write_metrics(metrics, cfg.work_dir)}')
     shutdown_distributed()
-    if args.out:
-        import json
-        with open(args.out, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
 
 
 if __name__ == '__main__':
