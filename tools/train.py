@@ -3,9 +3,9 @@ import argparse
 import os
 import os.path as osp
 
-import m33d_mm  # noqa: F401  (stack fixes must precede torchvision/mmseg/mmaction imports)
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+# Only argparse and mmengine's config helpers before the arguments are parsed: `--help` answers at once. The stack
+# (m33d_mm first: its fixes must precede torchvision/mmseg/mmaction imports) is imported in main().
+from mmengine.config import DictAction
 
 
 def shutdown_distributed():
@@ -86,12 +86,24 @@ def merge_args(cfg, args):
         cfg.val_dataloader = None
         cfg.val_evaluator = None
     if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
+        enable_auto_scale_lr(cfg, args.config)
     return cfg
+
+
+def enable_auto_scale_lr(cfg, config_path):
+    """``--auto-scale-lr``: the runner scales the lr by total batch / ``auto_scale_lr.base_batch_size``."""
+    scale = cfg.get('auto_scale_lr')
+    if not scale or not scale.get('base_batch_size'):
+        raise SystemExit(f'error: --auto-scale-lr: {config_path} sets no auto_scale_lr.base_batch_size (the total '
+                         'batch size its lr was chosen for); add e.g. auto_scale_lr = dict(base_batch_size=16)')
+    scale.enable = True
 
 
 def main():
     args = parse_args()
+    import m33d_mm  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.runner import Runner
     cfg = merge_args(Config.fromfile(args.config), args)
     if 'runner_type' in cfg:
         # FlexibleRunner (FSDP / DeepSpeed strategies) and other custom runners

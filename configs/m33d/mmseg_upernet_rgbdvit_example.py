@@ -20,3 +20,4 @@ model = dict(
         out_type='featmap',
         drop_path_rate=0.1,
         pretrained=pretrained))
+auto_scale_lr = dict(base_batch_size=16)  # the stock recipe's 8 GPUs x 2 images

@@ -97,6 +97,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4),
     constructor='RGBDViTLayerDecayOptimizerConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75))
+auto_scale_lr = dict(base_batch_size=16)  # the lr above is for a total batch of 16 (--auto-scale-lr)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1000),
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=1000, end=max_iters),

@@ -93,6 +93,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='RGBDViTLayerDecayOptimizerConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75))
+auto_scale_lr = dict(base_batch_size=8)  # the lr above is for a total batch of 8 (--auto-scale-lr)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1500),
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=1500, end=max_iters),

@@ -54,6 +54,7 @@ val_evaluator = dict(crop_type=None)  # nyu_crop is NYUv2's 480 x 640 border
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
+auto_scale_lr = dict(base_batch_size=8)  # the lr above is for batch 8 in one process
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=20, end=max_iters),

@@ -27,5 +27,6 @@ param_scheduler = [
 ]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))
+auto_scale_lr = dict(base_batch_size=16)  # the lr above is for batch 16 in one process, not the ViT-B 512
 default_hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=1, max_keep_ckpts=2))
 resume = False

@@ -35,28 +35,37 @@ import sys
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
-import m33d_mm  # noqa: F401  (stack fixes before mmaction imports torchvision)
-import torch
 
-from m33d_mm.models import RGBDViT
-from m33d_mm.models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone,
+def _load_sibling(name: str):
+    # By file path: tools/ is not a package, and this script must work from any working directory.
+    path = osp.join(osp.dirname(osp.abspath(__file__)), f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_m33d_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_parser():
+    parser = _load_sibling('stock_vit_args').build_parser(__doc__.split('\n\n')[0])
+    parser.add_argument('--num-frames', type=int, default=16, help='frames per clip (default 16)')
+    return parser
+
+
+if __name__ == '__main__':
+    build_parser().parse_args()  # --help and usage errors before the stack's imports
+
+import m33d_mm  # noqa: E402,F401  (stack fixes before mmaction imports torchvision)
+import torch  # noqa: E402
+
+from m33d_mm.models import RGBDViT  # noqa: E402
+from m33d_mm.models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone,  # noqa: E402
                                        infer_rgbd_vit_config, load_trusted_work_dir, load_weights_file,
                                        to_rgbd_vit_keys)
 
 RGB_EMBED = 'patch_embed.rgb.projection.'
 HEAD = 'cls_head.'
 
-
-def _load_image_converter():
-    # By file path: tools/ is not a package, and this script must work from any working directory.
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'm33d_to_mmpretrain_vit.py')
-    spec = importlib.util.spec_from_file_location('_m33d_to_mmpretrain_vit', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-image_converter = _load_image_converter()
+image_converter = _load_sibling('m33d_to_mmpretrain_vit')
 
 
 def load_video_encoder(src: str) -> Tuple[RGBDViT, dict, Dict[str, torch.Tensor], dict]:
@@ -153,12 +162,6 @@ def mmaction_backbone_cfg(config: dict, num_frames: int, img_size: int, num_head
                 mlp_ratio=arch['feedforward_channels'] / arch['embed_dims'], qkv_bias=True, num_frames=num_frames,
                 tubelet_size=config['tubelet_size'], norm_cfg=dict(type='LN', eps=1e-6),
                 use_learnable_pos_emb=True, use_mean_pooling=True)
-
-
-def build_parser():
-    parser = image_converter.build_parser(__doc__.split('\n\n')[0])
-    parser.add_argument('--num-frames', type=int, default=16, help='frames per clip (default 16)')
-    return parser
 
 
 def main(argv=None) -> int:

@@ -17,17 +17,33 @@ The output ``{'state_dict', 'meta'}`` loads with
 ``backbone=dict(type='VisionTransformer', ..., init_cfg=dict(type='Pretrained', checkpoint=OUT))`` (keys
 without prefix; ``--prefix backbone.`` for ``prefix='backbone.'`` or ``load_from``).
 """
-import argparse
+import importlib.util
+import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple
 
-import m33d_mm  # noqa: F401  (stack fixes before mmpretrain/mmseg import torchvision and mmcv.ops)
-import torch
 
-from m33d_mm.models import RGBDViT
-from m33d_mm.models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone,
+def _load_sibling(name: str):
+    # By file path: tools/ is not a package, and this script must work from any working directory.
+    path = osp.join(osp.dirname(osp.abspath(__file__)), f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_m33d_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+stock_vit_args = _load_sibling('stock_vit_args')
+build_parser, parse_img_size = stock_vit_args.build_parser, stock_vit_args.parse_img_size
+if __name__ == '__main__':
+    build_parser(__doc__.split('\n\n')[0]).parse_args()  # --help and usage errors before the stack's imports
+
+import m33d_mm  # noqa: E402,F401  (stack fixes before mmpretrain/mmseg import torchvision and mmcv.ops)
+import torch  # noqa: E402
+
+from m33d_mm.models import RGBDViT  # noqa: E402
+from m33d_mm.models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone,  # noqa: E402
                                        infer_rgbd_vit_config, load_trusted_work_dir, load_weights_file,
                                        to_rgbd_vit_keys, unused_keys)
 
@@ -110,25 +126,8 @@ def check_loads(model: torch.nn.Module, state_dict: Dict[str, torch.Tensor], wha
                                       f'unexpected {result.unexpected_keys[:8]}')
 
 
-def build_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', help='M3D checkpoint file, or the work directory of an M3D run')
-    parser.add_argument('dst', help='output .pth')
-    parser.add_argument('--img-size', type=int, nargs='+', default=[224], metavar='S',
-                        help='input size of the stock backbone: one value (square) or H W (default 224)')
-    parser.add_argument('--num-heads', type=int, default=None,
-                        help='attention heads of the encoder (not stored in weights; default embed_dims // 64)')
-    parser.add_argument('--prefix', default='', help='prefix for every key, e.g. "backbone."')
-    return parser
-
-
-def parse_img_size(values: Sequence[int]) -> Tuple[int, int]:
-    if len(values) not in (1, 2):
-        raise SystemExit(f'--img-size takes one or two values, got {values}')
-    return (values[0], values[-1])
-
-
 def save(dst: str, state_dict: Dict[str, torch.Tensor], prefix: str, meta: dict):
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict=OrderedDict((prefix + k, v) for k, v in state_dict.items()), meta=meta), dst)
     print(f'{meta["source"]} ({meta["source_format"]}) -> {dst}: {len(state_dict)} tensors\n'
           f'  not converted: {meta["dropped"] or "none"} and {meta["non_encoder"]} non-encoder tensors\n'

@@ -20,8 +20,6 @@ import sys
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence
 
-import m33d_mm  # noqa: F401  (stack fixes before mmseg imports torchvision and mmcv.ops)
-import torch
 
 
 def _load_sibling(name: str):
@@ -32,6 +30,13 @@ def _load_sibling(name: str):
     spec.loader.exec_module(module)
     return module
 
+
+if __name__ == '__main__':
+    # --help and usage errors before the stack's imports
+    _load_sibling('stock_vit_args').build_parser(__doc__.split('\n\n')[0]).parse_args()
+
+import m33d_mm  # noqa: E402,F401  (stack fixes before mmseg imports torchvision and mmcv.ops)
+import torch  # noqa: E402
 
 to_mmpretrain = _load_sibling('m33d_to_mmpretrain_vit')
 
