@@ -2,7 +2,8 @@
 
 Configs load this package with ``custom_imports=dict(imports=['m33d_mm.action'], allow_failed_imports=False)``;
 importing it registers, in mmaction2's registries, the encoder :class:`~m33d_mm.models.RGBDViT` (the same class
-as in mmpretrain and mmseg), the classification head :class:`MeanPoolNormHead`, the datasets
+as in mmpretrain and mmseg, returning one tensor as mmaction2's stock heads expect: :class:`ActionRGBDViT`), the
+classification head :class:`MeanPoolNormHead`, the datasets
 :class:`VideoListDataset` and :class:`PhaseClipDataset` and the transform :class:`SampleWindowClips`, and makes
 the layer-wise lr decay constructor ``RGBDViTLayerDecayOptimizerConstructor`` (mmengine's root registry, which
 mmaction2's runner searches too) available.
@@ -12,15 +13,15 @@ from mmaction.registry import MODELS
 
 # The constructor is generic (it asks the backbone for get_layer_depth) and registers itself on import.
 from ..engine.layer_decay import RGBDViTLayerDecayOptimizerConstructor
-from ..models.backbones.rgbd_vit import RGBDViT
+from .backbone import ActionRGBDViT
 from .datasets import PhaseClipDataset, VideoListDataset, inspect_frame_folder, phase_windows, select_labelled_videos
 from .heads import MeanPoolNormHead
 from .transforms import SampleWindowClips
 
-# One encoder class for every framework; configs name it in mmaction's scope as type='RGBDViT'.
-MODELS.register_module(name='RGBDViT', module=RGBDViT)
+# One encoder for every framework; configs name it in mmaction's scope as type='RGBDViT'.
+MODELS.register_module(name='RGBDViT', module=ActionRGBDViT)
 
 __all__ = [
-    'RGBDViT', 'MeanPoolNormHead', 'VideoListDataset', 'PhaseClipDataset', 'SampleWindowClips',
+    'ActionRGBDViT', 'MeanPoolNormHead', 'VideoListDataset', 'PhaseClipDataset', 'SampleWindowClips',
     'inspect_frame_folder', 'phase_windows', 'select_labelled_videos', 'RGBDViTLayerDecayOptimizerConstructor'
 ]

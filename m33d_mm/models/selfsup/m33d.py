@@ -2,10 +2,31 @@
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.logging import MMLogger
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 
 LOSS_TERMS = ('rgb', 'depth', 'contrastive', 'matching')
+
+
+def rgbd_preprocessor(cfg: Optional[dict]) -> dict:
+    """The data preprocessor M3D runs with: ``RGBDDataPreprocessor`` (RGB and depth as separate inputs).
+
+    A stock mmpretrain self-supervised base config sets a top-level ``data_preprocessor =
+    dict(type='SelfSupDataPreprocessor', ...)`` that the runner hands to every model without one of its own; it
+    normalises a single stacked image and cannot read RGB-D inputs. It is replaced by ``RGBDDataPreprocessor`` with
+    the same RGB mean and std (both in RGB order), and the config line that chooses it explicitly is logged.
+    """
+    if cfg is None:
+        return dict(type='RGBDDataPreprocessor')
+    if isinstance(cfg, dict) and str(cfg.get('type', '')).rpartition('.')[2] == 'SelfSupDataPreprocessor':
+        MMLogger.get_current_instance().warning(
+            'M33D: replacing the SelfSupDataPreprocessor of the base config by RGBDDataPreprocessor (same RGB '
+            "mean/std); add `data_preprocessor = dict(_delete_=True, type='RGBDDataPreprocessor')` to the config "
+            'to choose it yourself')
+        return dict(type='RGBDDataPreprocessor',
+                    **{k: cfg[k] for k in ('mean', 'std', 'non_blocking') if cfg.get(k) is not None})
+    return cfg
 
 
 @MODELS.register_module()
@@ -44,10 +65,8 @@ class M33D(BaseSelfSupervisor):
                  cross_modal_tokens: str = 'all',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='RGBDDataPreprocessor')
-        super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(backbone=backbone, neck=neck, head=head,
+                         data_preprocessor=rgbd_preprocessor(data_preprocessor), init_cfg=init_cfg)
         weights = dict(rgb=1.0, depth=1.0, contrastive=0.0, matching=0.0)
         unknown = set(loss_weights or {}) - set(LOSS_TERMS)
         if unknown:
