@@ -18,6 +18,11 @@ machine where the real thing works (full mmcv, a CUDA build of torch/torchvision
 * D6 mmaction2 turns on its VindLU multimodal models whenever ``transformers`` is installed (this project
   uses it for depth extraction), but they also import ``timm``; without it ``import mmaction.models`` fails.
   The multimodal models are then registered as placeholders, as mmaction2 does without ``transformers``.
+* D7 mmengine resolves ``_base_ = 'pkg::path'`` only for OpenMMLab's own packages (``MODULE2PACKAGE``) and gives
+  every dict of such a base ``_scope_='pkg'``; ``'m33d_mm::m33d/...'`` would be refused, and the scope
+  ``m33d_mm`` has no registry. The project's configs name their own scopes (their mmpretrain / mmseg / mmaction
+  bases), so they are read like a local base: from the installed package's ``.mim/configs`` or, in a checkout,
+  from ``configs/``.
 """
 import glob
 import inspect
@@ -163,6 +168,38 @@ def fix_checkpoint_loading():
     return True
 
 
+def project_config_path(cfg_path):
+    """Absolute path of ``m33d_mm::<cfg_path>``: the checkout's ``configs/`` first, else the package's ``.mim``."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    checkout = os.path.dirname(package)
+    roots = [os.path.join(package, '.mim', 'configs')]
+    if os.path.isfile(os.path.join(checkout, 'setup.py')):
+        roots.insert(0, os.path.join(checkout, 'configs'))
+    for root in roots:
+        path = os.path.join(root, cfg_path)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"_base_ = 'm33d_mm::{cfg_path}': no such config in {' or '.join(roots)}")
+
+
+def fix_config_package():
+    """D7: ``_base_ = 'm33d_mm::m33d/...'`` in configs."""
+    from mmengine.config import Config
+
+    original = Config._get_cfg_path
+    if getattr(original, '_m33d_patched', False):
+        return False
+
+    def get_base_cfg_path(cfg_path, filename):
+        if cfg_path.startswith('m33d_mm::'):
+            return project_config_path(cfg_path.partition('::')[2]), None
+        return original(cfg_path, filename)
+
+    get_base_cfg_path._m33d_patched = True
+    Config._get_cfg_path = staticmethod(get_base_cfg_path)
+    return True
+
+
 def fix_cpu_distributed():
     """D5: gloo process group and CPU DDP when CUDA is unavailable."""
     if torch.cuda.is_available():
@@ -203,6 +240,7 @@ FIXES = dict(
     mmaction_multimodal=fix_mmaction_multimodal,
     checkpoint_loading=fix_checkpoint_loading,
     cpu_distributed=fix_cpu_distributed,
+    config_package=fix_config_package,
 )
 
 
