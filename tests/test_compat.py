@@ -20,6 +20,11 @@ SNIPPETS = dict(
     mmcv_ext='import mmseg.models\n'
     'from mmseg.registry import MODELS\n'
     'assert MODELS.get("EncoderDecoder") is not None',
+    config_package='import os, tempfile\n'
+    'from mmengine.config import Config\n'
+    'path = os.path.join(tempfile.mkdtemp(), "mine.py")\n'
+    'open(path, "w").write("_base_ = \'m33d_mm::quickstart/m33d_tiny_synthetic_stage1.py\'\\n")\n'
+    'assert Config.fromfile(path).model.type == "M33D"',
 )
 
 
