@@ -17,7 +17,7 @@ from conftest import REPO, TINY_ARCH
 from m33d_mm.models import RGBDViT
 
 HELP_TOOLS = [
-    'tools/train.py', 'tools/test.py',
+    'tools/train.py', 'tools/test.py', 'tools/visualize_reconstruction.py',
     'tools/model_converters/mae_to_m33d.py', 'tools/model_converters/m33d_to_mmpretrain_vit.py',
     'tools/model_converters/m33d_to_mmseg_vit.py', 'tools/model_converters/m33d_to_mmaction_vit.py',
     'tools/dataset_converters/scannet_sens.py', 'tools/dataset_converters/scannet_labels.py',
