@@ -20,7 +20,8 @@ case "$work" in
     */seg|*/seg_random)
         mkdir -p "$work/20260101_000000"
         if [ "$pretrained" = None ]; then value=3.2100; else value=12.3400; fi
-        echo "Iter(val) [2/2]    aAcc: 50.0000  mIoU: $value  mAcc: 20.0000" > "$work/20260101_000000/20260101_000000.log" ;;
+        log="$work/20260101_000000/20260101_000000.log"
+        echo "Iter(val) [2/2]    aAcc: 50.0000  mIoU: $value  mAcc: 20.0000" > "$log" ;;
 esac
 '''
 
