@@ -29,6 +29,8 @@ def add_mim_extension():
     os.makedirs(mim_path, exist_ok=True)
     for name in MIM_FILES:
         src, dst = osp.join(ROOT, name), osp.join(mim_path, name)
+        if not osp.exists(src):  # building from an sdist: its .mim is already filled
+            continue
         if osp.islink(dst) or osp.isfile(dst):
             os.remove(dst)
         elif osp.isdir(dst):
