@@ -188,7 +188,10 @@ class ReconstructionVisualizationHook(Hook):
         model = self._model(runner)
         if not getattr(model, 'masked_terms_active', False):
             raise ValueError('ReconstructionVisualizationHook: the model trains no reconstruction (rgb/depth loss '
-                             'weights are 0); use it with a stage-2 or video pre-training config')
+                             'weights are 0); use it with a stage-2 config')
+        if getattr(model.backbone, 'tubelet_size', None):
+            raise ValueError('ReconstructionVisualizationHook: draws image reconstructions, but this model encodes '
+                             'video clips (backbone.tubelet_size is set)')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self.every_n_train_iters(runner, self.interval):
