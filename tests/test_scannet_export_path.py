@@ -43,6 +43,7 @@ def test_frame_skip_is_by_frame_number(tmp_path):
     assert sens.main([str(scans), str(tmp_path / 'out'), '--frame-skip', '25']) == 0
     assert len(RGBDFrameDataset(str(tmp_path / 'out'), frame_skip=50)) == 2  # frames 0 and 50
     assert len(RGBDFrameDataset(str(tmp_path / 'out'), frame_skip=1)) == 3
+    assert len(RGBDFrameDataset(str(tmp_path / 'out'), frame_skip=5)) == 3  # denser than the export: all of it
     with pytest.raises(ValueError, match=r'frame_skip=10: scene scene0000_00 holds every 25-th frame .*multiple of 25'):
         RGBDFrameDataset(str(tmp_path / 'out'), frame_skip=10)
 

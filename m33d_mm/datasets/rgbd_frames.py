@@ -98,7 +98,8 @@ class RGBDFrameDataset(BaseDataset):
         # By frame number, not position: a subsampled export must not be subsampled a second time.
         numbers = [int(stem) for stem in stems]
         stride = math.gcd(*numbers) if len(numbers) > 1 else 0
-        if self.frame_skip > 1 and stride > 1 and self.frame_skip % stride:
+        # frame_skip neither a multiple nor a divisor of the stride would keep an arbitrary subset (lcm)
+        if stride > 1 and self.frame_skip % stride and stride % self.frame_skip:
             raise ValueError(f'frame_skip={self.frame_skip}: scene {scene} holds every {stride}-th frame '
                              f'({color_root}); use a multiple of {stride} (frame_skip={stride} keeps them all)')
         return [stem for stem, number in zip(stems, numbers) if number % self.frame_skip == 0]
