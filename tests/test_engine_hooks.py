@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -21,10 +22,13 @@ def mmpretrain_scope():
         yield
 
 
-def fake_runner(iteration=4, epoch=1, batches=3):
+def fake_runner(iteration=4, epoch=1, batches=3, model=None):
     loop = EpochBasedTrainLoop.__new__(EpochBasedTrainLoop)  # only its type and dataloader are read
     loop.dataloader = list(range(batches))
-    return SimpleNamespace(iter=iteration, epoch=epoch, work_dir='work_dirs/x', train_loop=loop)
+    model = model or torch.nn.Linear(2, 2)
+    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=0.1))
+    return SimpleNamespace(iter=iteration, epoch=epoch, work_dir='work_dirs/x', train_loop=loop, model=model,
+                           optim_wrapper=optim_wrapper, cfg=SimpleNamespace(filename='configs/x.py'), hooks=[])
 
 
 def test_training_stops_at_the_first_nan_naming_iteration_epoch_and_term(synthetic_root, tmp_path, monkeypatch):

@@ -11,9 +11,9 @@ from m33d_mm.models.checkpoint import CheckpointMismatchError
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-# (file, enclosing function) allowed to unpickle, each with a comment saying why: mmengine's loader for the
-# project's own checkpoints (resume / load_from / work directories), which hold HistoryBuffer and numpy objects.
-TRUSTED_LOADS = {('m33d_mm/compat.py', 'load_from_local')}
+# (file, enclosing function) allowed to unpickle, each with a comment saying why: the explicit opt-in for a file
+# the user trusts (--trust-checkpoint / M33D_TRUSTED_CHECKPOINTS); every other load is weights_only=True.
+TRUSTED_LOADS = {('m33d_mm/models/checkpoint.py', 'load_checkpoint_file')}
 
 
 def python_files():

@@ -16,12 +16,26 @@ def shutdown_distributed():
         dist.destroy_process_group()
 
 
+def check_and_test(runner, args):
+    """Refuse a file that is no checkpoint of this model in one clear line, then evaluate."""
+    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint, trust_checkpoint
+    if args.trust_checkpoint:
+        trust_checkpoint(args.checkpoint)
+    try:
+        check_model_checkpoint(runner.model, args.checkpoint)
+        return runner.test()
+    except CheckpointMismatchError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='dump the metrics to this JSON file')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle the checkpoint (it can then run code); only for a file you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -46,12 +60,7 @@ def main():
         raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
     runner = Runner.from_cfg(cfg)
-    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
-    try:
-        check_model_checkpoint(runner.model, args.checkpoint)
-    except CheckpointMismatchError as err:
-        raise SystemExit(f'error: {err}') from None
-    metrics = runner.test()
+    metrics = check_and_test(runner, args)
     shutdown_distributed()
     if args.out:
         import json
