@@ -17,6 +17,7 @@ directory's files. Here
 :func:`latest_checkpoint`).
 """
 import glob
+import logging
 import os
 import os.path as osp
 import zipfile
@@ -121,12 +122,12 @@ def latest_checkpoint(work_dir: str, log: bool = True) -> Optional[str]:
     if not candidates:
         if problem and log:
             print_log(f'{problem}, and {work_dir} holds no other complete checkpoint', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
         return None
     newest = max(candidates, key=lambda path: (osp.getmtime(path), path))
     if log:
         print_log(f'{problem or f"no {pointer}"}; resuming from the newest complete checkpoint {newest} instead',
-                  logger='current', level='WARNING')
+                  logger='current', level=logging.WARNING)
     return newest
 
 

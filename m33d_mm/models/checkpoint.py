@@ -98,9 +98,11 @@ def checkpoint_globals() -> list:
 
 def _reason(err: Exception) -> str:
     # torch's message is long and decorated; keep the line that names what was refused
-    lines = [line.strip() for line in re.sub(r'\x1b\[[0-9;]*m', '', str(err)).splitlines() if line.strip()]
+    text = re.sub(r'\x1b\[[0-9;]*m', '', str(err))
+    text = text.split('WeightsUnpickler error:', 1)[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     named = [line for line in lines if 'Unsupported global' in line or 'GLOBAL' in line or 'Can only build' in line]
-    return f'{type(err).__name__}: ' + (named or lines or [''])[0][:300]
+    return f'{type(err).__name__}: ' + ((named or lines or ['the file ends early'])[0][:300])
 
 
 def load_checkpoint_file(path: str, map_location='cpu'):
@@ -121,6 +123,9 @@ def load_checkpoint_file(path: str, map_location='cpu'):
                 from None
     elif not osp.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
+    elif not osp.getsize(osp.expanduser(path)):
+        raise CheckpointLoadError(f'{path} is not a checkpoint file (it is empty, 0 bytes); expected a file written '
+                                  'by torch.save (an mmengine checkpoint or a dict of tensors)')
     else:
         source = osp.expanduser(path)
     try:
