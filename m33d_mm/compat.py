@@ -23,6 +23,8 @@ machine where the real thing works (full mmcv, a CUDA build of torch/torchvision
   checkpoint. See :mod:`m33d_mm.engine.checkpoint`.
 * D8 mmengine's epoch loop restarts the epoch from its first batch when resumed from a mid-epoch checkpoint,
   and both loops draw from the global random generators while skipping data. See :mod:`m33d_mm.engine.resume`.
+* D9 mmcv's ``LoadImageFromFile`` (mmseg, mmaction pipelines) fails on an empty or undecodable image with a bare
+  ``cv2.error`` that names no file; it becomes an ``RGBDDataError`` naming the image.
 """
 import glob
 import importlib.util
@@ -222,6 +224,30 @@ def fix_cpu_distributed():
     return True
 
 
+def fix_image_load_errors():
+    """D9: mmcv's ``LoadImageFromFile`` fails on an empty or undecodable image with a ``cv2.error`` naming no file."""
+    if _package_dir('mmcv') is None:
+        return False
+    from mmcv.transforms import loading
+
+    original = loading.LoadImageFromFile.transform
+    if getattr(original, '_m33d_patched', False):
+        return False
+
+    def transform(self, results):
+        try:
+            return original(self, results)
+        except Exception as err:  # cv2.error, or mmcv's bare assertion
+            if self.ignore_empty or not ('cv2' in type(err).__module__ or isinstance(err, AssertionError)):
+                raise
+            from m33d_mm.datasets.transforms.rgbd import RGBDDataError
+            raise RGBDDataError(f'image {results["img_path"]} is empty or corrupt (could not be decoded)') from None
+
+    transform._m33d_patched = True
+    loading.LoadImageFromFile.transform = transform
+    return True
+
+
 FIXES = dict(
     torchvision_ops=fix_torchvision_ops,
     mmaction_drn=fix_mmaction_drn,
@@ -231,6 +257,7 @@ FIXES = dict(
     cpu_distributed=fix_cpu_distributed,
     checkpoint_saving=fix_checkpoint_saving,
     mid_epoch_resume=fix_mid_epoch_resume,
+    image_load_errors=fix_image_load_errors,
 )
 
 
