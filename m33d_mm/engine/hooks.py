@@ -242,6 +242,8 @@ class ResumeLRHook(Hook):
 
     def __init__(self):
         self._ratios: Optional[List[float]] = None
+        self._config_lrs: List[float] = []
+        self._checkpoint_lrs: List[float] = []
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._ratios = None
