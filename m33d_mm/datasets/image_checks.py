@@ -53,7 +53,8 @@ def jpeg_marker_damage(buffer: bytes) -> Optional[str]:
         scan = data[pos:]
         ff = np.flatnonzero(scan[:-1] == 0xFF)
         following = scan[ff + 1]
-        ends = np.flatnonzero(~((following == 0x00) | (following == 0xFF) | ((following >= 0xD0) & (following <= 0xD7))))
+        allowed = (following == 0x00) | (following == 0xFF) | ((following >= 0xD0) & (following <= 0xD7))
+        ends = np.flatnonzero(~allowed)
         if not len(ends):
             return 'the compressed data has no end marker'
         pos += int(ff[ends[0]])
