@@ -10,22 +10,28 @@ machine where the real thing works (full mmcv, a CUDA build of torch/torchvision
 * D2 the mmaction2 1.2.0 distribution lacks ``mmaction/models/localizers/drn`` although the package imports it.
 * D3 ``mmcv-lite`` has no ``mmcv._ext`` while several mmseg modules import ``mmcv.ops`` unconditionally.
 * D4 torch >= 2.6 loads with ``weights_only=True`` by default; mmengine checkpoints hold Python objects
-  (``HistoryBuffer``, numpy scalars), so ``resume``/``load_from`` fail. The project's own checkpoints are loaded
-  as mmengine always loaded them; third-party weights go through :func:`m33d_mm.models.checkpoint.load_weights_file`
-  (``weights_only=True``).
+  (``HistoryBuffer``, numpy scalars), so ``resume``/``load_from`` fail. Every local or ``http(s)://`` checkpoint
+  mmengine loads goes through :func:`m33d_mm.models.checkpoint.load_checkpoint_file`: ``weights_only=True`` with
+  an allow-list of exactly those objects, and a clear error naming the file for anything else.
 * D5 mmengine's distributed set-up assumes CUDA (``torch.cuda.set_device`` and ``device_ids`` for DDP); on
   CPU-only machines the process group is started with gloo and DDP wraps CPU modules without device ids.
 * D6 mmaction2 turns on its VindLU multimodal models whenever ``transformers`` is installed (this project
   uses it for depth extraction), but they also import ``timm``; without it ``import mmaction.models`` fails.
   The multimodal models are then registered as placeholders, as mmaction2 does without ``transformers``.
-* D7 mmengine resolves ``_base_ = 'pkg::path'`` only for OpenMMLab's own packages (``MODULE2PACKAGE``) and gives
+* D7 mmengine's ``CheckpointHook`` deletes the oldest checkpoint before writing the new one, writes files and the
+  ``last_checkpoint`` pointer in place and stores an absolute path there; a kill while saving can lose every
+  checkpoint. See :mod:`m33d_mm.engine.checkpoint`.
+* D8 mmengine's epoch loop restarts the epoch from its first batch when resumed from a mid-epoch checkpoint,
+  and both loops draw from the global random generators while skipping data. See :mod:`m33d_mm.engine.resume`.
+* D9 mmcv's ``LoadImageFromFile`` (mmseg, mmaction pipelines) fails on an empty or undecodable image with a bare
+  ``cv2.error`` that names no file; it becomes an ``RGBDDataError`` naming the image.
+* D10 mmengine resolves ``_base_ = 'pkg::path'`` only for OpenMMLab's own packages (``MODULE2PACKAGE``) and gives
   every dict of such a base ``_scope_='pkg'``; ``'m33d_mm::m33d/...'`` would be refused, and the scope
   ``m33d_mm`` has no registry. The project's configs name their own scopes (their mmpretrain / mmseg / mmaction
   bases), so they are read like a local base: from the installed package's ``.mim/configs`` or, in a checkout,
   from ``configs/``.
 """
 import glob
-import inspect
 import importlib.util
 import os
 import sys
@@ -143,27 +149,23 @@ def fix_mmaction_multimodal():
 
 
 def fix_checkpoint_loading():
-    """D4: let mmengine load its own checkpoints (resume/load_from) under torch >= 2.6."""
+    """D4: mmengine's own checkpoints load under torch >= 2.6 without unpickling arbitrary objects."""
     from mmengine.runner import checkpoint as ckpt
 
     if getattr(ckpt.load_from_local, '_m33d_patched', False):
         return False
-    from mmengine.utils import digit_version
-
-    loads_weights_only = digit_version(torch.__version__) >= digit_version('2.6.0')
-    if not loads_weights_only or 'weights_only' in inspect.getsource(ckpt.load_from_local):
-        return False
 
     def load_from_local(filename, map_location):
-        filename = os.path.expanduser(filename)
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        # mmengine checkpoints pickle HistoryBuffer and numpy objects; loading them needs full unpickling, as
-        # mmengine did before torch 2.6. Only point load_from/resume at checkpoints you trust.
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        from m33d_mm.models.checkpoint import load_checkpoint_file
+        return load_checkpoint_file(filename, map_location=map_location)
+
+    def load_from_http(filename, map_location=None, model_dir=None):
+        from m33d_mm.models.checkpoint import load_checkpoint_file
+        return load_checkpoint_file(filename, map_location=map_location)
 
     load_from_local._m33d_patched = True
     ckpt.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    ckpt.CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http, force=True)
     ckpt.load_from_local = load_from_local
     return True
 
@@ -183,7 +185,7 @@ def project_config_path(cfg_path):
 
 
 def fix_config_package():
-    """D7: ``_base_ = 'm33d_mm::m33d/...'`` in configs."""
+    """D10: ``_base_ = 'm33d_mm::m33d/...'`` in configs."""
     from mmengine.config import Config
 
     original = Config._get_cfg_path
@@ -197,6 +199,32 @@ def fix_config_package():
 
     get_base_cfg_path._m33d_patched = True
     Config._get_cfg_path = staticmethod(get_base_cfg_path)
+    return True
+
+
+def fix_checkpoint_saving():
+    """D7: checkpoints written atomically, old ones deleted after the new one is complete, resume falls back."""
+    from mmengine.registry import HOOKS
+    from mmengine.runner import runner as runner_module
+
+    if getattr(runner_module.save_checkpoint, '_m33d_atomic', False):
+        return False
+    from m33d_mm.engine.checkpoint import AtomicCheckpointHook, latest_checkpoint, save_atomically
+    runner_module.save_checkpoint = save_atomically(runner_module.save_checkpoint)
+    runner_module.find_latest_checkpoint = latest_checkpoint
+    HOOKS.register_module(name='CheckpointHook', module=AtomicCheckpointHook, force=True)
+    return True
+
+
+def fix_mid_epoch_resume():
+    """D8: resume skips exactly the batches a checkpoint has consumed, without touching the random streams."""
+    from mmengine.runner import loops
+
+    if getattr(loops.EpochBasedTrainLoop.run_epoch, '_m33d_patched', False):
+        return False
+    from m33d_mm.engine.resume import iter_loop_run, run_epoch
+    loops.EpochBasedTrainLoop.run_epoch = run_epoch
+    loops.IterBasedTrainLoop.run = iter_loop_run
     return True
 
 
@@ -233,6 +261,30 @@ def fix_cpu_distributed():
     return True
 
 
+def fix_image_load_errors():
+    """D9: mmcv's ``LoadImageFromFile`` fails on an empty or undecodable image with a ``cv2.error`` naming no file."""
+    if _package_dir('mmcv') is None:
+        return False
+    from mmcv.transforms import loading
+
+    original = loading.LoadImageFromFile.transform
+    if getattr(original, '_m33d_patched', False):
+        return False
+
+    def transform(self, results):
+        try:
+            return original(self, results)
+        except Exception as err:  # cv2.error, or mmcv's bare assertion
+            if self.ignore_empty or not ('cv2' in type(err).__module__ or isinstance(err, AssertionError)):
+                raise
+            from m33d_mm.datasets.transforms.rgbd import RGBDDataError
+            raise RGBDDataError(f'image {results["img_path"]} is empty or corrupt (could not be decoded)') from None
+
+    transform._m33d_patched = True
+    loading.LoadImageFromFile.transform = transform
+    return True
+
+
 FIXES = dict(
     torchvision_ops=fix_torchvision_ops,
     mmaction_drn=fix_mmaction_drn,
@@ -241,6 +293,9 @@ FIXES = dict(
     checkpoint_loading=fix_checkpoint_loading,
     cpu_distributed=fix_cpu_distributed,
     config_package=fix_config_package,
+    checkpoint_saving=fix_checkpoint_saving,
+    mid_epoch_resume=fix_mid_epoch_resume,
+    image_load_errors=fix_image_load_errors,
 )
 
 

@@ -176,3 +176,102 @@ def test_frame_folder_videos_name_the_damaged_frame(tmp_path):
     problems, files = run_checks(samples, progress=False)
     assert listing == [] and files == 5 * 6 * 2
     assert found(problems, root) == {('unreadable', 'frames/orbit/v_orbit_000/000003.jpg')}
+
+
+def overwrite_mid_stream(path: Path, count=64, seed=0):
+    """Overwrite ``count`` bytes in the middle of a file with random bytes; the length stays the same."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + count] = np.random.default_rng(seed).integers(0, 256, count, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_damage_that_decodes_is_reported_by_the_checker_and_warned_once_by_the_loader(synthetic_root, tmp_path):
+    from mmengine.logging import MMLogger
+
+    from m33d_mm.datasets import read_depth, read_rgb
+    root = tmp_path / 'export'
+    shutil.copytree(synthetic_root, root)
+    jpeg, depth = root / 'scene0003_00/color/000001.jpg', root / 'scene0003_00/depth/000002.png'
+    size = jpeg.stat().st_size
+    overwrite_mid_stream(jpeg)
+    assert jpeg.stat().st_size == size and cv2.imread(str(jpeg)) is not None  # OpenCV decodes it anyway
+    cv2.imwrite(str(depth), np.full((64, 80), 65535, np.uint16))
+    samples, listing = list_dataset(dict(type='RGBDFrameDataset', data_root=str(root), frame_skip=1))
+    problems, _ = run_checks(samples, progress=False)
+    assert found(listing + problems, root) == {('damaged_image', 'scene0003_00/color/000001.jpg'),
+                                               ('depth_saturated', 'scene0003_00/depth/000002.png')}
+    message = next(p.message for p in problems if p.kind == 'damaged_image')
+    assert 'Corrupt JPEG data' in message or 'marker' in message
+
+    logger = MMLogger.get_instance('damage_warnings', log_level='WARNING')
+    with pytest.MonkeyPatch.context() as mp:
+        records = []
+        mp.setattr(logger, 'warning', lambda msg, *a, **k: records.append(msg), raising=False)
+        mp.setattr(logger, 'log', lambda level, msg, *a, **k: records.append(msg), raising=False)
+        mp.setattr(MMLogger, 'get_current_instance', classmethod(lambda cls: logger))
+        for _ in range(3):
+            read_rgb(str(jpeg)), read_depth(str(depth), 1000.)
+    assert len([r for r in records if str(jpeg) in r]) == 1 and len([r for r in records if str(depth) in r]) == 1
+    assert any('decodes damaged' in r for r in records) and any('65535 (saturated)' in r for r in records)
+
+
+def test_a_colour_and_label_export_has_no_false_missing_depth(synthetic_root, tmp_path, capsys):
+    root = tmp_path / 'seg_export'
+    shutil.copytree(synthetic_root, root)
+    for scene in root.glob('scene*'):
+        shutil.rmtree(scene / 'depth')
+    assert load_tool().main([str(root)]) == 0, capsys.readouterr().out
+    assert 'missing_depth' not in capsys.readouterr().out
+
+
+def quickstart_config(tmp_path, name, root, **loaders):
+    config = tmp_path / f'{name}.py'
+    lines = [f"_base_ = '{REPO}/configs/quickstart/{name}.py'"]
+    for loader in ('train_dataloader', 'val_dataloader'):
+        lines.append(f"{loader} = dict(dataset=dict(data_root='{root}'))")
+    config.write_text('\n'.join(lines) + '\n')
+    return config
+
+
+@pytest.mark.parametrize('name', ['m33d_tiny_synthetic_seg', 'm33d_tiny_synthetic_depth'])
+def test_segmentation_and_depth_configs_are_checked(name, synthetic_root, tmp_path, capsys):
+    root = tmp_path / 'export'
+    shutil.copytree(synthetic_root, root)
+    tool = load_tool()
+    assert tool.main([str(quickstart_config(tmp_path, name, root))]) == 0, capsys.readouterr().out
+    (root / 'scene0000_00/color/000001.jpg').write_bytes(b'')  # 0 bytes
+    overwrite_mid_stream(root / 'scene0001_00/color/000002.jpg')
+    assert tool.main([str(quickstart_config(tmp_path, name, root))]) == 1
+    out = capsys.readouterr().out
+    assert f'[unreadable] colour image {root}/scene0000_00/color/000001.jpg is empty or corrupt' in out
+    assert f'[damaged_image] colour image {root}/scene0001_00/color/000002.jpg decodes damaged' in out
+
+
+def test_action_datasets_are_checked_frame_by_frame(tmp_path, capsys):
+    from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
+    root = tmp_path / 'phase'
+    generate_phase_dataset(root, num_videos=4, val_videos=1, phases_per_video=2, segment_frames=(6, 8), overlap=2,
+                           height=32, width=32, seed=0)
+    config = quickstart_config(tmp_path, 'm33d_tiny_synthetic_phase', root)
+    tool = load_tool()
+    assert tool.main([str(config)]) == 0, capsys.readouterr().out
+    assert 'PhaseClipDataset' in capsys.readouterr().out
+    frame = sorted((root / 'videos').rglob('*.jpg'))[3]
+    frame.write_bytes(b'')
+    assert tool.main([str(config)]) == 1
+    assert f'[unreadable]' in capsys.readouterr().out
+
+
+def test_every_registered_dataset_type_has_a_checker():
+    import m33d_mm.action  # noqa: F401
+    import m33d_mm.datasets  # noqa: F401
+    import m33d_mm.segmentation  # noqa: F401
+    from mmaction.registry import DATASETS as ACTION
+    from mmpretrain.registry import DATASETS as PRETRAIN
+    from mmseg.registry import DATASETS as SEG
+
+    from m33d_mm.datasets.checker import DATASET_LISTERS
+    ours = {name for registry in (PRETRAIN, SEG, ACTION) for name, cls in registry.module_dict.items()
+            if cls.__module__.startswith('m33d_mm.') and name != 'RobustDataset'}
+    assert ours and ours <= set(DATASET_LISTERS), sorted(ours - set(DATASET_LISTERS))

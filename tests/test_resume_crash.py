@@ -1,7 +1,9 @@
 """A run killed with SIGKILL right after a checkpoint resumes to exactly the losses of an uninterrupted run.
 
-Stage 2 draws random crops and flips (global numpy RNG) and random masks (global torch RNG), so equal losses
-after the resume need the RNG states restored (``RNGStateHook``), not only weights, optimiser and schedules.
+With the loaders the recipes ship (two non-persistent workers), for an epoch-based recipe resumed from an
+epoch-end and from a mid-epoch checkpoint, and for an iteration-based one. Stage 2 draws random crops and flips
+(numpy) and random masks (torch); the segmentation recipe random resizes, crops, flips and colour changes, so
+equal losses need the RNG states restored (``RNGStateHook``) and exactly the trained batches skipped.
 """
 import json
 import os
@@ -11,25 +13,29 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from m33d_mm.models.checkpoint import load_checkpoint_file
+
 REPO = Path(__file__).resolve().parents[1]
-EPOCHS, ITERS_PER_EPOCH = 3, 3  # 12 training frames, batch 4
+STAGE2 = REPO / 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
+SEG = REPO / 'configs/quickstart/m33d_tiny_synthetic_seg.py'
+COMMON = ['default_hooks.logger.interval=1', 'log_processor.window_size=1', 'model.backbone.pretrained=None',
+          'randomness.seed=0', 'randomness.deterministic=True']
+# name: (config, options, number of logged iterations); 12 training frames, batch 4 -> 3 iterations an epoch
+RECIPES = {
+    'epoch_end': (STAGE2, ['train_cfg.max_epochs=3'], 9),
+    'mid_epoch': (STAGE2, ['train_cfg.max_epochs=3', 'default_hooks.checkpoint.by_epoch=False',
+                           'default_hooks.checkpoint.interval=2'], 9),
+    'iteration_based': (SEG, ['train_cfg.max_iters=6', 'train_cfg.val_interval=6',
+                              'default_hooks.checkpoint.interval=2', 'val_dataloader.dataset.data_root={root}'], 6),
+}
 
 
-def write_config(path: Path) -> Path:
-    path.write_text(f"_base_ = '{REPO}/configs/quickstart/m33d_tiny_synthetic_stage2.py'\n"
-                    "custom_imports = dict(imports=['m33d_mm.models', 'm33d_mm.datasets', 'm33d_mm.engine'],\n"
-                    "                      allow_failed_imports=False)\n"
-                    "custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]\n")
-    return path
-
-
-def train_command(config, work_dir, data_root, resume=False):
-    options = [
-        f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=4',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        f'train_cfg.max_epochs={EPOCHS}', 'default_hooks.logger.interval=1', 'log_processor.window_size=1',
-        'model.backbone.pretrained=None', 'randomness.seed=0', 'randomness.deterministic=True'
-    ]
+def train_command(recipe, work_dir, data_root, resume=False):
+    config, options, _ = RECIPES[recipe]
+    options = [f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=4'] + COMMON + [
+        option.format(root=data_root) for option in options]
     command = [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir)]
     if resume:
         command.append('--resume')
@@ -43,37 +49,42 @@ def start(command, log: Path):
 
 def logged_losses(run_dir: Path):
     rows = [json.loads(line) for line in (run_dir / 'vis_data' / 'scalars.json').read_text().splitlines()]
-    return {row['step']: (row['loss'], row['loss_rgb'], row['loss_depth']) for row in rows if 'loss' in row}
+    return {row['step']: {k: v for k, v in row.items() if 'loss' in k or k == 'lr'} for row in rows
+            if 'loss' in row}
 
 
-def test_sigkill_after_a_checkpoint_then_resume_reproduces_the_uninterrupted_losses(synthetic_root, tmp_path):
-    config = write_config(tmp_path / 'stage2_resumable.py')
+@pytest.mark.parametrize('recipe', sorted(RECIPES))
+def test_sigkill_after_a_checkpoint_then_resume_reproduces_the_uninterrupted_losses(recipe, synthetic_root,
+                                                                                    tmp_path):
     full_dir, crash_dir = tmp_path / 'full', tmp_path / 'crash'
     # Both runs at once: they share nothing but the read-only data.
-    full = start(train_command(config, full_dir, synthetic_root), tmp_path / 'full.log')
-    crash = start(train_command(config, crash_dir, synthetic_root), tmp_path / 'crash.log')
+    full = start(train_command(recipe, full_dir, synthetic_root), tmp_path / 'full.log')
+    crash = start(train_command(recipe, crash_dir, synthetic_root), tmp_path / 'crash.log')
     pointer = crash_dir / 'last_checkpoint'
     deadline = time.monotonic() + 300
-    # mmengine writes last_checkpoint after the checkpoint file is complete.
     while not (pointer.is_file() and pointer.read_text().strip()) and crash.poll() is None:
         assert time.monotonic() < deadline, 'no checkpoint within 300 s'
         time.sleep(0.02)
     crash.send_signal(signal.SIGKILL)
     assert crash.wait() == -signal.SIGKILL, (tmp_path / 'crash.log').read_text()[-3000:]
-    checkpoint = Path(pointer.read_text().strip())
-    assert checkpoint.name == 'epoch_1.pth' and not (crash_dir / f'epoch_{EPOCHS}.pth').exists()
+    checkpoint = crash_dir / pointer.read_text().strip()  # relative to the work dir
+    total = RECIPES[recipe][2]
+    resumed_from = load_checkpoint_file(str(checkpoint))['meta']['iter']
+    assert 0 < resumed_from < total
+    if recipe == 'mid_epoch':
+        assert resumed_from % 3 != 0, f'checkpoint of iteration {resumed_from} is not mid-epoch'
 
-    resumed = subprocess.run(train_command(config, crash_dir, synthetic_root, resume=True), cwd=REPO,
+    resumed = subprocess.run(train_command(recipe, crash_dir, synthetic_root, resume=True), cwd=REPO,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert f'Auto resumed from the latest checkpoint {checkpoint}' in resumed.stdout
-    assert 'RNGStateHook: restored the RNG states of iteration 3' in resumed.stdout
+    assert f'RNGStateHook: restored the RNG states of iteration {resumed_from}' in resumed.stdout
     assert full.wait(timeout=300) == 0, (tmp_path / 'full.log').read_text()[-3000:]
 
     expected = logged_losses(next(full_dir.glob('2*')))
-    assert sorted(expected) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    assert sorted(expected) == list(range(1, total + 1))
     resumed_run = max(crash_dir.glob('2*'))  # timestamped run folders sort by start time
     got = logged_losses(resumed_run)
-    assert sorted(got) == list(range(ITERS_PER_EPOCH + 1, EPOCHS * ITERS_PER_EPOCH + 1))
+    assert sorted(got) == list(range(resumed_from + 1, total + 1))
     for step, losses in got.items():
         assert losses == expected[step], f'step {step}: resumed {losses}, uninterrupted {expected[step]}'

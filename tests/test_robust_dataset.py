@@ -112,3 +112,25 @@ def test_training_run_skips_bad_samples_and_logs_them_in_the_work_dir(damaged_ro
     logs = list((tmp_path / 'work').glob('*/bad_samples.jsonl'))
     assert len(logs) == 1 and sorted(r['index'] for r in read_log(logs[0])) == [5, 11]
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+
+
+def test_segmentation_datasets_are_wrapped_in_mmseg_and_mmcv_load_errors_are_skipped(damaged_root, tmp_path):
+    import m33d_mm.segmentation  # noqa: F401
+    from mmaction.registry import DATASETS as ACTION
+    from mmseg.registry import DATASETS as SEG
+    assert ACTION.get('RobustDataset') is RobustDataset
+    (damaged_root / 'scene0000_00/color/000002.jpg').write_bytes(b'')  # 0 bytes: mmcv's loader would raise cv2.error
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadNYU40Annotations'), dict(type='PackSegInputs')]
+    inner = dict(type='ScanNetSegDataset', data_root=str(damaged_root), split_file='splits/train.txt',
+                 pipeline=pipeline)
+    log = tmp_path / 'bad.jsonl'
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = SEG.build(dict(type='RobustDataset', dataset=inner, max_bad_fraction=0.5, log_file=str(log)))
+        sample = dataset[2]
+    assert sample['data_samples'].img_path.endswith('scene0000_00/color/000003.jpg')
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record['index'] == 2 and 'scene0000_00/color/000002.jpg is empty or corrupt' in record['error']
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        plain = SEG.build(inner)
+        with pytest.raises(ValueError, match=r'image .*scene0000_00/color/000002\.jpg is empty or corrupt'):
+            plain[2]

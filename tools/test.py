@@ -16,6 +16,18 @@ def shutdown_distributed():
         dist.destroy_process_group()
 
 
+def check_and_test(runner, args):
+    """Refuse a file that is no checkpoint of this model in one clear line, then evaluate."""
+    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint, trust_checkpoint
+    if args.trust_checkpoint:
+        trust_checkpoint(args.checkpoint)
+    try:
+        check_model_checkpoint(runner.model, args.checkpoint)
+        return runner.test()
+    except CheckpointMismatchError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
@@ -23,6 +35,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='dump the predictions to this pickle file (.pkl), as the OpenMMLab tools do; '
                         'the metrics are always written to WORK_DIR/metrics.json')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle the checkpoint (it can then run code); only for a file you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -77,12 +91,7 @@ def main():
     if args.out is not None:
         add_dump_results(cfg, args.out)
     runner = Runner.from_cfg(cfg)
-    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
-    try:
-        check_model_checkpoint(runner.model, args.checkpoint)
-    except CheckpointMismatchError as err:
-        raise SystemExit(f'error: {err}') from None
-    metrics = runner.test()
+    metrics = check_and_test(runner, args)
     from mmengine.dist import is_main_process
     if is_main_process():
         print(f'metrics written to {write_metrics(metrics, cfg.work_dir)}')

@@ -17,18 +17,27 @@ def shutdown_distributed():
 
 
 def check_checkpoint(runner, cfg):
-    """Stop with a clear message when ``load_from`` / ``--resume`` names a checkpoint of another model."""
-    from mmengine.runner import find_latest_checkpoint
+    """Stop with one clear line when ``load_from`` / ``--resume`` names a file that is no checkpoint of this model."""
+    from m33d_mm.engine.checkpoint import latest_checkpoint
     from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
     path = cfg.get('load_from')
     if cfg.get('resume') and path is None:
-        path = find_latest_checkpoint(cfg.work_dir)
+        path = latest_checkpoint(cfg.work_dir, log=False)
     if path is None:
         return
     if '://' not in path and not osp.isfile(path):
         raise SystemExit(f'checkpoint {path} (load_from / --resume) does not exist')
     try:
         check_model_checkpoint(runner.model, path)
+    except CheckpointMismatchError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
+def train(runner):
+    """``runner.train()``; a checkpoint that cannot be used (``pretrained``, ``init_cfg``) ends in one line."""
+    from m33d_mm.models.checkpoint import CheckpointMismatchError
+    try:
+        runner.train()
     except CheckpointMismatchError as err:
         raise SystemExit(f'error: {err}') from None
 
@@ -40,6 +49,8 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest one in the work dir if no '
                         'path is given')
+    parser.add_argument('--trust-checkpoint', action='append', metavar='FILE', default=[],
+                        help='fully unpickle this checkpoint file (it can then run code); only for files you trust')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 with loss scaling on GPUs, bf16 autocast on CPUs')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
@@ -55,6 +66,9 @@ def parse_args():
 
 
 def merge_args(cfg, args):
+    from m33d_mm.models.checkpoint import trust_checkpoint
+    for path in args.trust_checkpoint:
+        trust_checkpoint(path)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -112,7 +126,7 @@ def main():
     else:
         runner = Runner.from_cfg(cfg)
     check_checkpoint(runner, cfg)
-    runner.train()
+    train(runner)
     shutdown_distributed()
 
 

@@ -3,7 +3,7 @@
 # multi-level neck, data, schedule -- is mmseg's. The stock recipe loads ImageNet weights through
 # model.pretrained; here the encoder loads the M3D run itself, so model.pretrained is cleared. mmseg's recipe uses
 # SyncBN in the heads: train it distributed (tools/dist_train.sh), as mmseg does.
-_base_ = 'mmseg::vit/vit_vit-b16_mln_upernet_8xb2-80k_ade20k-512x512.py'
+_base_ = ['mmseg::vit/vit_vit-b16_mln_upernet_8xb2-80k_ade20k-512x512.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.segmentation'], allow_failed_imports=False)
 
 pretrained = 'work_dirs/vitb_scannet_pretrain'  # M3D stage-2 work dir (its last checkpoint) or a weights file

@@ -6,7 +6,7 @@
 # Data: tools/dataset_converters/nyuv2.py writes <data_root>/{train,test}/{rgb,depth,label}/*.png, which
 # mmseg's stock NYUDataset reads through data_prefix; depth PNGs are uint16 millimetres.
 # SiLog instead of BerHu: --cfg-options model.decode_head.loss_decode.type=SiLogLoss
-_base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_20k.py']
+_base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_20k.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.segmentation'], allow_failed_imports=False)
 
 data_root = 'data/nyuv2'
@@ -66,7 +66,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='NYUDataset',
@@ -77,7 +77,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='NYUDataset',

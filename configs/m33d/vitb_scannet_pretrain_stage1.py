@@ -1,10 +1,8 @@
 # M3D image pre-training, stage 1 (eq. 6): patch-level RGB-depth contrast only, ViT-B/16 on ScanNet frames.
 # Optimiser, AMP and schedule shape come from mmpretrain's MAE recipe; run stage 2
 # (vitb_scannet_pretrain.py) afterwards, which starts from this run's work directory.
-_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
+_base_ = ['mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.models', 'm33d_mm.datasets', 'm33d_mm.engine'], allow_failed_imports=False)
-# stop with the iteration and loss term on NaN/Inf; store the random generators' states so --resume is exact
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 
 data_root = 'data/scannet_frames'  # <scene>/color/*.jpg + <scene>/depth/*.png (uint16 mm)
 imagenet_mae = 'checkpoints/mae_pretrain_vit_base.pth'  # official MAE release or mmpretrain MAE checkpoint
@@ -33,6 +31,7 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
+    persistent_workers=False,
     # the MAE base's collate_fn carries a _scope_ key that the runner would pass on to the function
     collate_fn=dict(_delete_=True, type='pseudo_collate'),
     dataset=dict(_delete_=True, type='RGBDFrameDataset', data_root=data_root,

@@ -4,7 +4,7 @@
 # path 0.1, weight decay 0.05, linear warm-up then cosine decay; the paper does not give ScanNet schedules, the
 # 40k iterations at batch 8 (~16 epochs) are our choice. Frames are used at ScanNet's 240 x 320 pre-training
 # resolution. Low-data regime (Fig. 2): --cfg-options train_dataloader.dataset.data_fraction=0.2
-_base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_40k.py']
+_base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_40k.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.segmentation'], allow_failed_imports=False)
 
 data_root = 'data/scannet_frames_25k'  # <scene>/color/*.jpg + <scene>/label/*.png (NYU40 ids), split files
@@ -63,7 +63,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='ScanNetSegDataset',
@@ -75,7 +75,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='ScanNetSegDataset',

@@ -3,7 +3,7 @@
 # dropout 0.5 before the classifier, weight decay 0.05, mixup 0.8 / cutmix 1.0 (one of them per batch), label
 # smoothing 0.1, RandAugment (m7, n4) and random erasing 0.25, 100 epochs with 5 of warm-up; tested on 5 clips x
 # 3 crops. Runtime, data layout and the VideoMAE test pipeline shape are mmaction2's; see docs/finetune_video.md.
-_base_ = ['mmaction::_base_/default_runtime.py']
+_base_ = ['mmaction::_base_/default_runtime.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.action'], allow_failed_imports=False)
 
 # mmaction2's UCF-101 layout: videos/<class>/<video>.avi and ucf101_{train,val}_split_{1,2,3}_videos.txt
@@ -93,19 +93,19 @@ dataset = dict(type='VideoListDataset', data_root=data_root, data_prefix=dict(vi
 train_dataloader = dict(
     batch_size=clips_per_gpu,
     num_workers=8,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(dataset, ann_file=ann_file_train, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=clips_per_gpu,
     num_workers=8,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(dataset, ann_file=ann_file_val, pipeline=val_pipeline, test_mode=True))
 test_dataloader = dict(
     batch_size=1,
     num_workers=8,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(dataset, ann_file=ann_file_val, pipeline=test_pipeline, test_mode=True))
 val_evaluator = dict(type='AccMetric')  # top-1, top-5, mean class accuracy

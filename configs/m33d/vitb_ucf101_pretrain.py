@@ -2,7 +2,7 @@
 # 2x16x16 tubelets on 16-frame UCF-101 clips whose depth was estimated per frame (tools/data/extract_depth.py),
 # 90 % tube masks, VideoMAE's 4-block 384-d decoder, encoder initialised from self-supervised K400 VideoMAE.
 # Optimiser, AMP, hooks and schedule shape come from mmpretrain's MAE recipe; see docs/video.md.
-_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
+_base_ = ['mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py', '../_base_/reliability.py']
 custom_imports = dict(
     imports=['m33d_mm.models', 'm33d_mm.datasets.rgbd_video', 'm33d_mm.datasets.transforms.video'],
     allow_failed_imports=False)
@@ -59,7 +59,7 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=24,
     num_workers=8,
-    persistent_workers=True,
+    persistent_workers=False,
     # the MAE base's collate_fn carries a _scope_ key that the runner would pass on to the function
     collate_fn=dict(_delete_=True, type='pseudo_collate'),
     dataset=dict(

@@ -16,7 +16,7 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=True,
+    persistent_workers=False,
     dataset=dict(data_root=data_root, split_file='splits/train.txt', frame_skip=1, pipeline=train_pipeline))
 
 max_epochs = 8

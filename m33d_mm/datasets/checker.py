@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .image_checks import collected
 from .label_maps import nyu40_to_nyu40_train
 from .rgbd_frames import RGBDFrameDataset
 from .rgbd_video import RGBDVideoDataset, read_video_list
@@ -45,6 +46,8 @@ PROBLEM_KINDS: Dict[str, str] = {
     'label_size_mismatch': 'label image differs in size from its colour frame',
     'empty_video': 'video or RGB frame folder without frames (zero-length)',
     'frame_count_mismatch': 'RGB video and depth frame folder hold different numbers of frames',
+    'damaged_image': 'JPEG that decodes only with damage (bytes overwritten mid-stream; libjpeg warns)',
+    'depth_saturated': 'depth map with half or more of its pixels at 65535 (saturated or a failed export)',
 }
 
 
@@ -94,11 +97,14 @@ def register_lister(dataset_type: str):
 
 
 def check_sample(sample: dict) -> CheckResult:
-    """Run the check registered for ``sample['kind']``."""
+    """Run the check registered for ``sample['kind']``, with what the loaders decode through as problems."""
     check = SAMPLE_CHECKS.get(sample['kind'])
     if check is None:
         raise KeyError(f'no check registered for sample kind "{sample["kind"]}", have {sorted(SAMPLE_CHECKS)}')
-    return check(sample)
+    with collected() as found:
+        result = check(sample)
+    result.problems.extend(Problem(kind, path, message) for path, (kind, message) in found.items())
+    return result
 
 
 # The loaders raise RGBDDataError for every defect of a file; their messages tell the defects apart. Keeping
@@ -242,13 +248,15 @@ def _dataset_kwargs(cfg: dict) -> dict:
 
 
 @register_lister('RGBDFrameDataset')
-def list_rgbd_frames(label_dir: str = 'label', label_suffix: str = '.png', **dataset_cfg) -> Tuple[List[dict],
-                                                                                                  List[Problem]]:
+def list_rgbd_frames(label_dir: str = 'label', label_suffix: str = '.png', require_depth: bool = True,
+                     **dataset_cfg) -> Tuple[List[dict], List[Problem]]:
     """Samples of an :class:`RGBDFrameDataset` (ScanNet export layout), read the way the dataset reads them.
 
     Args:
         label_dir (str): scene sub-folder of label images; scenes that have it get every frame's label checked.
         label_suffix (str): label file ending.
+        require_depth (bool): False for a data root given without a config: a scene with a label folder and no
+            depth folder is then a colour + label (segmentation) export, not one with missing depth.
         **dataset_cfg: :class:`RGBDFrameDataset` arguments (``data_root``, ``split_file``, ``frame_skip``, ...).
 
     Returns:
@@ -275,11 +283,12 @@ def list_rgbd_frames(label_dir: str = 'label', label_suffix: str = '.png', **dat
         label_root = osp.join(scene_root, label_dir)
         depth_names = set(os.listdir(depth_root)) if osp.isdir(depth_root) else set()
         has_labels = osp.isdir(label_root)
+        colour_and_label = not require_depth and has_labels and not osp.isdir(depth_root)
         for frame in frames:
             color = osp.join(color_root, frame + dataset.color_suffix)
             depth_name = frame + dataset.depth_suffix
             depth = osp.join(depth_root, depth_name) if depth_name in depth_names else None
-            if depth is None:
+            if depth is None and not colour_and_label:
                 problems.append(Problem('missing_depth', color, f'missing depth for frame {color}: expected '
                                         f'{osp.join(depth_root, depth_name)}'))
             samples.append(dict(kind='rgbd_frame', color=color, depth=depth,
@@ -318,6 +327,86 @@ def list_rgbd_videos(**dataset_cfg) -> Tuple[List[dict], List[Problem]]:
              depth_dir=osp.join(dataset.data_prefix['depth'], fields[1])) for _, fields in entries
     ]
     return samples, []
+
+
+# mmseg / mmaction datasets of the project: built as training builds them (their own checks run), then every
+# listed file is decoded. Keys of their data infos that name files: image, label, depth map, video.
+BUILT_DATASETS = {
+    'ScanNetSegDataset': 'mmseg', 'ScanNetDepthDataset': 'mmseg', 'NYUv2SegDataset': 'mmseg', 'NYUDataset': 'mmseg',
+    'VideoListDataset': 'mmaction', 'PhaseClipDataset': 'mmaction',
+}
+_BUILD_ERRORS = (('has no annotation', 'missing_label'), ('does not exist', 'missing_path'),
+                 ('No such file', 'missing_path'), ('no frames', 'empty_split'), ('lists no', 'empty_split'))
+
+
+def _list_built(dataset_type: str, **dataset_cfg) -> Tuple[List[dict], List[Problem]]:
+    import importlib
+    registry = importlib.import_module(f'{BUILT_DATASETS[dataset_type]}.registry').DATASETS
+    importlib.import_module('m33d_mm.segmentation' if BUILT_DATASETS[dataset_type] == 'mmseg' else 'm33d_mm.action')
+    where = str(dataset_cfg.get('ann_file') or dataset_cfg.get('split_file') or dataset_cfg.get('data_root'))
+    from mmengine.registry import DefaultScope
+    try:
+        with DefaultScope.overwrite_default_scope(BUILT_DATASETS[dataset_type]):
+            dataset = registry.build(dict(dataset_cfg, type=dataset_type, pipeline=[]))
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    except (OSError, ValueError) as err:
+        kind = next((k for marker, k in _BUILD_ERRORS if marker in str(err)), 'missing_path')
+        return [], [Problem(kind, where, f'{dataset_type}: {err}')]
+    samples = []
+    for info in infos:
+        video = info.get('filename') or info.get('frame_dir') or info.get('rgb_path')
+        if video is not None:
+            samples.append(dict(kind='video', video=video))
+        else:
+            samples.append(dict(kind='image_sample', image=info.get('img_path'), label=info.get('seg_map_path'),
+                                depth=info.get('depth_map_path')))
+    if not samples:
+        return [], [Problem('empty_split', where, f'{dataset_type} at {where} lists no samples')]
+    return samples, []
+
+
+for _type in BUILT_DATASETS:
+    register_lister(_type)(lambda _type=_type, **cfg: _list_built(_type, **cfg))
+
+
+@register_check('image_sample')
+def check_image_sample(sample: dict) -> CheckResult:
+    """An mmseg sample: ``image``, and a ``label`` (NYU40 ids) or ``depth`` (uint16 PNG) path, or None."""
+    problems: List[Problem] = []
+    files = 1
+    rgb = _loaded(problems, sample['image'], read_rgb)
+    shape = rgb.shape[:2] if rgb is not None else None
+    if sample.get('label'):
+        files += 1
+        _check_label(problems, sample['label'], shape)
+    if sample.get('depth'):
+        files += 1
+        depth = _loaded(problems, sample['depth'], lambda p: read_depth(p, 1000.))
+        if depth is not None and not (depth > 0).any():
+            problems.append(Problem('all_invalid_depth', sample['depth'],
+                                    f'depth map {sample["depth"]} has no valid pixel (all readings are 0)'))
+        if depth is not None and shape is not None and depth.shape != shape:
+            problems.append(Problem('size_mismatch', sample['depth'], f'size mismatch: image {sample["image"]} is '
+                                    f'{shape} (H, W) but depth {sample["depth"]} is {depth.shape}'))
+    return CheckResult(problems, files)
+
+
+@register_check('video')
+def check_video(sample: dict) -> CheckResult:
+    """An mmaction sample: a video file or frame folder, every frame decoded."""
+    problems: List[Problem] = []
+    frames = _loaded(problems, sample['video'], open_rgb_frames)
+    if frames is None:
+        return CheckResult(problems, 0)
+    names = getattr(frames, 'files', None)
+    for index in range(len(frames)):
+        try:
+            frames.read([index])
+        except RGBDDataError as err:
+            problems.append(Problem('unreadable', names[index] if names else sample['video'], str(err)))
+            if names is None:  # a broken video stream fails for every later frame too
+                break
+    return CheckResult(problems, len(frames))
 
 
 def unwrap_dataset_cfg(dataset_cfg: dict) -> dict:

@@ -17,6 +17,7 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional, Union
 
+import cv2
 from mmengine.dataset import BaseDataset
 from mmengine.dist import get_rank
 from mmengine.logging import MMLogger, print_log
@@ -24,8 +25,9 @@ from mmpretrain.registry import DATASETS
 from torch.utils.data import Dataset, get_worker_info
 
 # Loading errors a damaged sample raises: RGBDDataError (a ValueError) from the RGB-D loaders, OSError from file
-# access, ValueError from decoders. Anything else (TypeError, KeyError, ...) is a bug and still stops the run.
-SKIPPED_ERRORS = (OSError, ValueError)
+# access, ValueError from decoders, cv2.error and AssertionError ("failed to load image") from mmcv's image
+# loading in mmseg / mmaction pipelines. Anything else (TypeError, KeyError, ...) is a bug and still stops the run.
+SKIPPED_ERRORS = (OSError, ValueError, cv2.error, AssertionError)
 DEFAULT_LOG_NAME = 'bad_samples.jsonl'
 
 
@@ -157,3 +159,10 @@ class RobustDataset(Dataset):
 def _process_name() -> str:
     worker = get_worker_info()
     return f'rank {get_rank()} ' + (f'worker {worker.id}' if worker is not None else 'main process')
+
+
+# The same wrapper in the segmentation / depth and video recognition registries (configs with
+# default_scope='mmseg' or 'mmaction' build their datasets there; the wrapped dataset is built in that scope too).
+for _registry in ('mmseg.registry', 'mmaction.registry'):
+    import importlib
+    importlib.import_module(_registry).DATASETS.register_module(module=RobustDataset)

@@ -17,11 +17,15 @@ tolerated gaps are documented initialisations:
   is: MAE's release, mmpretrain and VideoMAE lay the table out differently, and the encoder keeps the one its
   weights were trained with (``RGBDViT.pos_layout_code``, detected from the checkpoint's ``pos_embed``).
 
-Third-party files are read with ``torch.load(weights_only=True)``. A directory is taken to be an mmengine
-work directory of your own run: its last checkpoint is loaded with mmengine's loader, which unpickles the
-training state it holds, so point it only at work directories you trust.
+Every file is read with ``torch.load(weights_only=True)`` and an allow-list of the objects mmengine's own
+checkpoints hold (:func:`load_checkpoint_file`), so nothing in a file runs; a directory is taken to be an
+mmengine work directory and its newest complete checkpoint is loaded. ``http(s)://`` URLs are read as mmengine's
+loaders read them.
 """
+import io
+import os
 import os.path as osp
+import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, Tuple
@@ -47,35 +51,121 @@ class CheckpointMismatchError(KeyError):
         return str(self.args[0])
 
 
-def load_weights_file(path: str) -> dict:
-    """Load a third-party or converted weights file safely (``weights_only=True``)."""
-    if not osp.isfile(path):
+class CheckpointLoadError(CheckpointMismatchError):
+    """A file cannot be loaded as a checkpoint (not one, damaged, or needing objects outside the allow-list)."""
+
+
+# Opt-in for files whose pickled objects the user trusts: this variable (paths separated by ``os.pathsep``), set
+# by the tools' ``--trust-checkpoint FILE``; the environment carries it to launcher-started processes. Every other
+# file is loaded with weights_only=True.
+TRUST_ENV = 'M33D_TRUSTED_CHECKPOINTS'
+
+
+def trust_checkpoint(path: str) -> None:
+    """Allow ``path`` to be fully unpickled (it may then run code: only for files you wrote or trust)."""
+    listed = [p for p in os.environ.get(TRUST_ENV, '').split(os.pathsep) if p]
+    os.environ[TRUST_ENV] = os.pathsep.join(listed + [osp.realpath(osp.expanduser(path))])
+
+
+def is_trusted(path: str) -> bool:
+    listed = {osp.realpath(osp.expanduser(p)) for p in os.environ.get(TRUST_ENV, '').split(os.pathsep) if p}
+    return osp.realpath(osp.expanduser(path)) in listed
+
+
+def _history_buffer_attribute(owner, name: str):
+    """The one ``getattr`` mmengine checkpoints need: a ``HistoryBuffer`` statistics method, nothing else."""
+    from mmengine.logging import HistoryBuffer
+    # the built-in statistics are registered on the first HistoryBuffer made; registered ones are listed already
+    if owner is HistoryBuffer and name in {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not a HistoryBuffer statistic')
+
+
+def checkpoint_globals() -> list:
+    """Globals beyond tensors and plain containers that mmengine's own checkpoints hold.
+
+    ``HistoryBuffer`` (the message hub's logged values, with its statistics methods referenced by name), numpy
+    arrays, scalars and dtypes (logged values, ``np.random`` states) and ``collections.OrderedDict``. None of
+    them runs code while being rebuilt.
+    """
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    multiarray = getattr(np, '_core', None) or np.core
+    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith('DType')]
+    return [HistoryBuffer, OrderedDict, np.ndarray, np.dtype, multiarray.multiarray._reconstruct,
+            multiarray.multiarray.scalar, (_history_buffer_attribute, 'builtins.getattr')] + dtypes
+
+
+def _reason(err: Exception) -> str:
+    # torch's message is long and decorated; keep the line that names what was refused
+    text = re.sub(r'\x1b\[[0-9;]*m', '', str(err))
+    text = text.split('WeightsUnpickler error:', 1)[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    named = [line for line in lines if 'Unsupported global' in line or 'GLOBAL' in line or 'Can only build' in line]
+    return f'{type(err).__name__}: ' + ((named or lines or ['the file ends early'])[0][:300])
+
+
+def load_checkpoint_file(path: str, map_location='cpu'):
+    """Load a checkpoint (a local file or an ``http(s)://`` URL) without running code from it.
+
+    ``torch.load(weights_only=True)`` with :func:`checkpoint_globals` allowed: tensors, plain containers and what
+    mmengine writes. Anything else -- a pickled object, a file that is no checkpoint (random bytes, an image,
+    an empty file, a pickled list) -- raises :class:`CheckpointLoadError` naming the file. Files opted in with
+    :func:`trust_checkpoint` or ``M33D_TRUSTED_CHECKPOINTS`` are fully unpickled.
+    """
+    source = path
+    if path.startswith(('http://', 'https://')):
+        from mmengine.fileio import get
+        try:
+            source = io.BytesIO(get(path))
+        except Exception as err:  # urllib raises URLError / HTTPError / OSError
+            raise CheckpointLoadError(f'{path}: cannot download the checkpoint ({type(err).__name__}: {err})') \
+                from None
+    elif not osp.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
+    elif not osp.getsize(osp.expanduser(path)):
+        raise CheckpointLoadError(f'{path} is not a checkpoint file (it is empty, 0 bytes); expected a file written '
+                                  'by torch.save (an mmengine checkpoint or a dict of tensors)')
+    else:
+        source = osp.expanduser(path)
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
+        if isinstance(source, str) and is_trusted(source):
+            # the user trusts this file explicitly (--trust-checkpoint / M33D_TRUSTED_CHECKPOINTS): full unpickling
+            checkpoint = torch.load(source, map_location=map_location, weights_only=False)
+        else:
+            with torch.serialization.safe_globals(checkpoint_globals()):
+                checkpoint = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
-        # torch's message is long and decorated; keep the line that names what was refused
-        lines = [line.strip() for line in re.sub(r'\x1b\[[0-9;]*m', '', str(err)).splitlines() if line.strip()]
-        named = [line for line in lines if 'Unsupported global' in line or 'GLOBAL' in line]
-        reason = (named or lines or [''])[0][:300]
-        raise CheckpointMismatchError(
-            f'{path} cannot be loaded as a plain weights file ({type(err).__name__}: {reason}). '
-            'Third-party weights are loaded with weights_only=True; if this is a training checkpoint of your '
-            'own run, pass its work directory instead (its last checkpoint is then loaded as trusted).') from err
+        reason = _reason(err)
+        if 'GLOBAL' in reason or 'global' in reason or 'Can only build' in reason:
+            raise CheckpointLoadError(
+                f'{path} cannot be loaded as a plain weights file ({reason}); checkpoints are loaded with '
+                'weights_only=True and only the objects mmengine checkpoints hold. If you trust this file, opt in '
+                f'with --trust-checkpoint {path} (tools/train.py, tools/test.py) or {TRUST_ENV}={path}') from None
+        raise CheckpointLoadError(f'{path} is not a checkpoint file ({reason}); expected a file written by '
+                                  'torch.save (an mmengine checkpoint or a dict of tensors)') from None
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('meta'), dict):
+        # mmengine's resume parses meta['config'] as a Python config, i.e. runs it; mmengine itself writes 'cfg'
+        checkpoint['meta'].pop('config', None)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointLoadError(f'{path} is not a checkpoint: it holds a {type(checkpoint).__name__}, expected a '
+                                  'dict of tensors or an mmengine checkpoint (state_dict, meta, ...)')
+    return checkpoint
+
+
+def load_weights_file(path: str) -> dict:
+    """Load a third-party or converted weights file safely (see :func:`load_checkpoint_file`)."""
+    return load_checkpoint_file(path)
 
 
 def load_trusted_work_dir(work_dir: str) -> dict:
-    """Last checkpoint of an mmengine work directory of your own run."""
-    from mmengine.runner import CheckpointLoader
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
+    """Last complete checkpoint of an mmengine work directory, loaded as safely as any other file."""
+    from m33d_mm.engine.checkpoint import latest_checkpoint
+    path = latest_checkpoint(work_dir)
+    if path is None:
         raise FileNotFoundError(f'{work_dir} is not an mmengine work directory with a checkpoint '
-                                f'(no {pointer})')
-    with open(pointer) as f:
-        path = f.read().strip()
-    if not osp.isabs(path) and not osp.isfile(path):
-        path = osp.join(work_dir, osp.basename(path))
-    return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+                                f'(no complete *.pth file and no last_checkpoint)')
+    return load_checkpoint_file(path)
 
 
 def extract_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
@@ -201,7 +291,7 @@ def unused_keys(source: Dict[str, torch.Tensor], fitted: Dict[str, torch.Tensor]
 
 def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
     """Load ``path`` (file or trusted work directory) into ``backbone``; returns a short report."""
-    if osp.isdir(path):
+    if '://' not in path and osp.isdir(path):
         checkpoint = load_trusted_work_dir(path)
     else:
         checkpoint = load_weights_file(path)
@@ -245,10 +335,9 @@ def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
     Extra tensors in the file are fine. Initialising only the encoder is ``model.backbone.pretrained``'s job.
     """
     from mmengine.model import is_model_wrapper
-    from mmengine.runner import CheckpointLoader
     if is_model_wrapper(model):
         model = model.module
-    checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    checkpoint = load_checkpoint_file(path)
     source = {re.sub(r'^module\.', '', k): v for k, v in extract_state_dict(checkpoint).items()}
     # buffers the model recomputes (fixed position tables) are never required
     target = {k: v for k, v in model.state_dict().items() if not k.endswith('pos_embed')}

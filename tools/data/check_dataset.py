@@ -44,7 +44,7 @@ def datasets_to_check(args):
     if not args.source.endswith('.py'):
         if not osp.isdir(args.source):
             raise FileNotFoundError(f'{args.source} is neither a config (.py) nor a data root folder')
-        return [(args.source, dict(type='RGBDFrameDataset', data_root=args.source, frame_skip=1))]
+        return [(args.source, dict(type='RGBDFrameDataset', data_root=args.source, frame_skip=1, require_depth=False))]
     from mmengine.config import Config
     cfg = Config.fromfile(args.source)
     datasets = []
@@ -88,7 +88,7 @@ def main(argv=None):
             continue
         try:
             samples, listing = list_dataset(dataset_cfg, **(overrides if kind == 'RGBDFrameDataset' else {}))
-        except (KeyError, TypeError, ValueError) as err:  # the dataset config itself is unusable
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # the dataset config itself is unusable
             print(f'error: {name}: {err}', file=sys.stderr)
             return 2
         print(f'{name}: {kind}, {len(samples)} samples')

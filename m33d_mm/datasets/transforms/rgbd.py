@@ -14,6 +14,8 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from ..image_checks import SATURATION_LIMIT, decode_checked, depth_saturation, report
+
 
 class RGBDDataError(ValueError):
     """A sample on disk is not a valid RGB-D pair; the message names the file."""
@@ -26,9 +28,11 @@ def read_rgb(path: str) -> np.ndarray:
             buffer = f.read()
     except OSError as err:
         raise RGBDDataError(f'cannot read colour image {path}: {err}') from err
-    img = cv2.imdecode(np.frombuffer(buffer, np.uint8), cv2.IMREAD_COLOR) if buffer else None
+    img, damage = decode_checked(buffer, cv2.IMREAD_COLOR)
     if img is None:
         raise RGBDDataError(f'colour image {path} is empty or corrupt (could not be decoded)')
+    if damage:
+        report(path, 'damaged_image', f'colour image {path} decodes damaged: {damage}')
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -52,6 +56,9 @@ def read_depth(path: str, depth_scale: float) -> np.ndarray:
                             '16-bit PNG')
     if depth.dtype != np.uint16:
         raise RGBDDataError(f'depth map {path} is {depth.dtype}, expected uint16 (depth in 1/{depth_scale} m)')
+    saturated = depth_saturation(depth)
+    if saturated >= SATURATION_LIMIT:
+        report(path, 'depth_saturated', f'depth map {path}: {saturated:.0%} of its pixels are 65535 (saturated)')
     return depth.astype(np.float32) / float(depth_scale)
 
 
