@@ -150,9 +150,10 @@ def measure_peak(size, dtype, repeats=5):
 class Runner:
     """One model's training step, its FLOP count and its timings."""
 
-    def __init__(self, name, model, loss_fn, reference, bf16=False, compile=False, fused_adamw=True):
+    def __init__(self, name, model, loss_fn, reference, bf16=False, compile=False, fused_adamw=True,
+                 compile_backend='inductor'):
         self.name, self.model, self.loss_fn, self.bf16 = name, model, loss_fn, bf16
-        self.compiled = torch.compile(loss_fn) if compile else loss_fn
+        self.compiled = torch.compile(loss_fn, backend=compile_backend) if compile else loss_fn
         self.peak_memory_mb = None
         self.reference = reference
         model.train()
@@ -187,7 +188,7 @@ class Runner:
             self.peak_memory_mb = max(self.peak_memory_mb or 0, torch.cuda.max_memory_allocated() / 2**20)
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--video', action='store_true', help='video step (16 x size^2, 90 %% tube masks)')
     parser.add_argument('--batch', type=int, default=8)
@@ -195,16 +196,27 @@ def main():
     parser.add_argument('--frames', type=int, default=16)
     parser.add_argument('--steps', type=int, default=5, help='timed steps per model (after one warm-up)')
     parser.add_argument('--bf16', action='store_true', help='also time every model under bf16 autocast')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'both'],
+                        help='fp32, bf16 autocast or both (default: fp32, or both with --bf16)')
     parser.add_argument('--with-cp', action='store_true', help='activation checkpointing in the M3D model')
     parser.add_argument('--peak-size', type=int, default=2048)
     parser.add_argument('--adamw', choices=['fused', 'foreach'], default='fused',
                         help='AdamW implementation for every model (the configs use fused)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--compile', action='store_true', help='torch.compile each step function')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help="torch.compile backend ('eager' traces the graphs without generating code)")
     parser.add_argument('--nominal-tflops', type=float,
                         help='datasheet dense bf16 TFLOP/s of the device, for MFU (e.g. 989 for an H100 SXM)')
     parser.add_argument('--out', default='work_dirs/benchmarks/pretrain_step.json')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.precision = args.precision or ('both' if args.bf16 else 'fp32')
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark; returns the result that is also written to ``--out``."""
+    args = parse_args(argv)
     global DEVICE
     DEVICE = torch.device(args.device)
     if DEVICE.type == 'cuda' and not torch.cuda.is_available():
@@ -221,11 +233,12 @@ def main():
     runners = []
     for index, (name, build) in enumerate(builders):
         model, loss_fn = build()
-        fused = args.adamw == 'fused'
-        runners.append(Runner(name, model, loss_fn, reference=index == 1, compile=args.compile, fused_adamw=fused))
-        if args.bf16:
-            runners.append(Runner(name + ' bf16', model, loss_fn, reference=index == 1, bf16=True,
-                                  compile=args.compile, fused_adamw=fused))
+        common = dict(reference=index == 1, compile=args.compile, fused_adamw=args.adamw == 'fused',
+                      compile_backend=args.compile_backend)
+        if args.precision in ('fp32', 'both'):
+            runners.append(Runner(name, model, loss_fn, **common))
+        if args.precision in ('bf16', 'both'):
+            runners.append(Runner(name + ' bf16', model, loss_fn, bf16=True, **common))
     for runner in runners:
         runner.count_flops()
         runner.step()  # warm-up
@@ -271,6 +284,7 @@ def main():
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
     print(f'written {args.out}')
+    return result
 
 
 if __name__ == '__main__':
