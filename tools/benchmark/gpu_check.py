@@ -10,7 +10,7 @@ Steps, in order (each logged to ``OUT_DIR/check.log``; figures and status in ``O
    run with ``SITE`` first on ``PYTHONPATH``. The dry run asks pip to resolve the same install offline
    (``--dry-run``) instead.
 2. ``environment`` -- torch, CUDA and device, and the versions actually imported.
-3. ``pytest_gpu`` -- ``pytest -m gpu tests`` (on the CPU those tests skip: they need CUDA).
+3. ``pytest_gpu`` -- ``pytest -m gpu tests/test_gpu*.py`` (on the CPU those tests skip: they need CUDA).
 4. ``train`` -- ``tools/train.py configs/m33d/vitb_scannet_pretrain.py --amp`` on synthetic 224² RGB-D
    frames through the real dataloader (8 workers), first ~30 iterations, then ``--resume`` to ~50: the loss
    must be finite and fall, the checkpoint must be written and resumed from.
@@ -24,11 +24,14 @@ The whole check keeps to ``--budget-s`` (default 450 s); a step that would overr
 Exit status 0 only when every step passed.
 """
 import argparse
+import contextlib
+import io
 import json
 import os
 import os.path as osp
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +40,9 @@ import traceback
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LOCK = osp.join(REPO, 'requirements', 'lock-gpu.txt')
 CPU_FSDP_REFUSAL = 'FSDP needs a non-CPU accelerator device'
+# the tests marked gpu live in these files; collecting the whole suite would only add imports
+GPU_TESTS = sorted(osp.join('tests', f) for f in os.listdir(osp.join(REPO, 'tests'))
+                   if f.startswith('test_gpu') and f.endswith('.py'))
 
 
 class StepFailed(RuntimeError):
@@ -141,16 +147,27 @@ class Check:
         line = next((line for line in output.splitlines() if 'Would install' in line or 'Successfully' in line), '')
         return dict(wheelhouse=wheelhouse, packages=len(line.split()) - 2 if line else None, pip=line.strip())
 
+    def use_paths(self):
+        """Import the project and the stack in this process from where the steps' subprocesses take them."""
+        for path in reversed(self.env['PYTHONPATH'].split(os.pathsep)):
+            if path and path not in sys.path:
+                sys.path.insert(0, path)
+
     def environment(self):
-        code = ('import json, torch, m33d_mm, mmengine, mmpretrain, mmseg, mmaction, mmcv;'
-                'c = torch.cuda.is_available();'
-                'print(json.dumps(dict(torch=torch.__version__, cuda=torch.version.cuda, cuda_available=c,'
-                'device=torch.cuda.get_device_name() if c else None, python=__import__("sys").version.split()[0],'
-                'm33d_mm=m33d_mm.__file__, mmengine=mmengine.__version__, mmpretrain=mmpretrain.__version__,'
-                'mmseg=mmseg.__version__, mmaction=mmaction.__version__, mmcv=mmcv.__version__,'
-                'sdpa_flash=torch.backends.cuda.flash_sdp_enabled() if c else None)))')
-        output = self.run([sys.executable, '-P', '-c', code], timeout=120)
-        info = json.loads(output.strip().splitlines()[-1])
+        self.use_paths()
+        import m33d_mm
+        import mmaction
+        import mmcv
+        import mmengine
+        import mmpretrain
+        import mmseg
+        import torch
+        cuda = torch.cuda.is_available()
+        info = dict(torch=torch.__version__, cuda=torch.version.cuda, cuda_available=cuda,
+                    device=torch.cuda.get_device_name() if cuda else None, python=sys.version.split()[0],
+                    m33d_mm=m33d_mm.__file__, mmengine=mmengine.__version__, mmpretrain=mmpretrain.__version__,
+                    mmseg=mmseg.__version__, mmaction=mmaction.__version__, mmcv=mmcv.__version__,
+                    sdpa_flash=torch.backends.cuda.flash_sdp_enabled() if cuda else None)
         if not self.args.dry_run and not info['cuda_available']:
             raise StepFailed('torch sees no CUDA device')
         if shutil.which('nvidia-smi'):
@@ -159,9 +176,20 @@ class Check:
         return info
 
     def pytest_gpu(self):
+        """``pytest -m gpu`` on the GPU test files, in this process (the stack is imported already)."""
+        self.use_paths()
+        import pytest
         junit = osp.join(self.scratch, 'pytest_gpu.xml')
-        output = self.run([sys.executable, '-P', '-m', 'pytest', '-q', '-m', 'gpu', '-p', 'no:cacheprovider', '-rs',
-                           f'--junitxml={junit}', 'tests'], timeout=240)
+        argv = ['-q', '-m', 'gpu', '-p', 'no:cacheprovider', '-rs', f'--junitxml={junit}', '--rootdir', REPO,
+                '-c', osp.join(REPO, 'pytest.ini')] + [osp.join(REPO, t) for t in GPU_TESTS]
+        self.write(f'$ pytest {" ".join(argv)}\n')
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = pytest.main(argv)
+        output = buffer.getvalue()
+        self.write(output)
+        if int(code) not in (0, 5):
+            raise StepFailed(f'pytest exit status {int(code)}: ' + (output.strip().splitlines() or [''])[-1])
         counts = {k: int(v) for v, k in re.findall(r'(\d+) (passed|failed|skipped|error|deselected)', output)}
         if not self.args.dry_run and counts.get('passed', 0) == 0:
             raise StepFailed(f'no GPU test passed: {counts}')
@@ -174,26 +202,27 @@ class Check:
         """Synthetic ScanNet-layout frames (rendered once, shared by ``train`` and ``fsdp``)."""
         root = osp.join(self.scratch, 'synthetic_rgbd')
         if not osp.isdir(root):
-            sys.path.insert(0, REPO)
+            self.use_paths()
             from m33d_mm.datasets.synthetic import generate_dataset
             size = dict(height=64, width=80) if self.args.dry_run else dict(height=240, width=320)
-            generate_dataset(root, num_scenes=self.args.scenes + 1, frames_per_scene=16, val_scenes=1, seed=0,
+            generate_dataset(root, num_scenes=self.args.scenes + 1, frames_per_scene=self.args.frames, val_scenes=1,
+                             seed=0,
                              workers=1 if self.args.dry_run else 8, **size)
         return root
 
-    def derived_config(self, name, base, batch, workers, extra=''):
+    def derived_config(self, name, base, batch, workers, extra='', hooks=''):
         """A config file that takes ``base`` as it is and points it at the synthetic frames."""
-        tiny = ''
+        model = "model = dict(backbone=dict(pretrained=None))\n"
         if self.args.dry_run:  # toy width; the 224 crop, masks, decoder, loss and optimizer stay the recipe's
-            tiny = ("model = dict(backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,"
-                    " feedforward_channels=64)), neck=dict(in_channels=32))\n")
-        text = (f"_base_ = {osp.join(REPO, 'configs', 'm33d', base)!r}\n"
-                "model = dict(backbone=dict(pretrained=None))\n" + tiny +
+            model = ("model = dict(backbone=dict(pretrained=None, arch=dict(_delete_=True, embed_dims=32, "
+                     "num_layers=2, num_heads=2, feedforward_channels=64)), neck=dict(in_channels=32, embed_dims=32, "
+                     "num_heads=2))\n")
+        text = (f"_base_ = {osp.join(REPO, 'configs', 'm33d', base)!r}\n" + model +
                 f"train_dataloader = dict(batch_size={batch}, num_workers={workers}, persistent_workers={workers > 0},"
                 f" dataset=dict(data_root={self.data()!r}, split_file='splits/train.txt', frame_skip=1))\n"
                 # a short warm-up instead of the recipe's 10 epochs, so the loss moves within ~50 iterations
                 "param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]\n"
-                "default_hooks = dict(logger=dict(interval=1))\n" + extra)
+                f"default_hooks = dict(logger=dict(interval=1){hooks})\n" + extra)
         path = osp.join(self.scratch, f'{name}.py')
         with open(path, 'w') as f:
             f.write(text)
@@ -212,11 +241,12 @@ class Check:
     def train(self):
         a = self.args
         batch = 2 if a.dry_run else a.train_batch
-        iters_per_epoch = (a.scenes * 16) // batch
+        iters_per_epoch = (a.scenes * a.frames) // batch
         first, total = max(1, a.train_epochs * 3 // 5), a.train_epochs
-        cfg = self.derived_config('train_stage2', 'vitb_scannet_pretrain.py', batch, 8, extra=(
-            f"max_epochs = {total}\ntrain_cfg = dict(max_epochs={total})\n"
-            "default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))\n"))
+        workers = 2 if a.dry_run else 8
+        cfg = self.derived_config('train_stage2', 'vitb_scannet_pretrain.py', batch, workers,
+                                  extra=f"max_epochs = {total}\ntrain_cfg = dict(max_epochs={total})\n",
+                                  hooks=', checkpoint=dict(interval=1, max_keep_ckpts=1)')
         work = osp.join(self.scratch, 'train_stage2')
         cmd = [sys.executable, 'tools/train.py', cfg, '--amp', '--no-validate', '--work-dir', work]
         self.run(cmd + ['--cfg-options', f'train_cfg.max_epochs={first}'], timeout=300)
@@ -242,32 +272,58 @@ class Check:
         if wrapper not in output:
             raise StepFailed(f'{wrapper} not in the resumed run\'s log')
         step_times = [float(t) for t in re.findall(r'\btime: ([0-9.]+)', output)]
-        return dict(iterations=expected, batch=batch, workers=8, resumed_at_epoch=first,
+        return dict(iterations=expected, batch=batch, workers=workers, resumed_at_epoch=first,
                     loss_first=head, loss_last=tail, optim_wrapper=wrapper,
                     median_iter_s=sorted(step_times)[len(step_times) // 2] if step_times else None)
 
     def pretrain(self, name, extra):
+        """``tools/benchmark/pretrain_step.py`` in this process (one import of the stack for all its runs)."""
+        self.use_paths()
+        if osp.join(REPO, 'tools', 'benchmark') not in sys.path:
+            sys.path.insert(0, osp.join(REPO, 'tools', 'benchmark'))
+        import pretrain_step
+        import torch
         out = osp.join(self.scratch, f'{name}.json')
         a = self.args
         if a.dry_run:
-            size = ['--size', '32', '--frames', '4', '--batch', '1', '--steps', '1', '--peak-size', '256']
+            size = ['--encoder', 'toy', '--size', '64', '--frames', '4', '--batch', '2', '--steps', '1',
+                    '--peak-size', '256']
         else:
             size = ['--device', 'cuda', '--steps', str(a.bench_steps), '--peak-size', '8192',
                     '--nominal-tflops', str(a.nominal_tflops)]
-        args = [sys.executable, 'tools/benchmark/pretrain_step.py', '--precision', 'bf16', *size, *extra,
-                '--out', out]
-        self.run(args, timeout=a.compile_timeout_s if '--compile' in extra else 240)
-        with open(out) as f:
-            result = json.load(f)
+        argv = ['--precision', 'bf16', *size, *extra, '--out', out]
+        self.write(f'$ python tools/benchmark/pretrain_step.py {" ".join(argv)}\n')
+        timeout = int(min(a.compile_timeout_s if '--compile' in extra else 240, self.remaining()))
+        if timeout < 30:
+            raise StepFailed('no time left in --budget-s')
+
+        def overrun(*_):
+            raise StepFailed(f'stopped after {timeout} s')
+
+        buffer = io.StringIO()
+        previous = signal.signal(signal.SIGALRM, overrun)
+        signal.alarm(timeout)
+        try:
+            with contextlib.redirect_stdout(buffer):
+                result = pretrain_step.main(argv)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+            self.write(buffer.getvalue())
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         rows = {r['model']: {k: r[k] for k in ('step_s', 'gflops', 'fraction_of_peak', 'ratio_to_reference', 'mfu',
-                                             'peak_memory_mb', 'gflop_per_step')} for r in result['rows']}
-        return dict(matmul_peak_gflops=result['matmul_peak_gflops'], rows=rows, args=' '.join(args[2:-2]))
+                                             'peak_memory_mb', 'gflop_per_step', 'first_step_s', 'graph_breaks')}
+                for r in result['rows']}
+        return dict(matmul_peak_gflops=result['matmul_peak_gflops'], rows=rows, args=' '.join(argv[:-2]))
 
     def fsdp(self):
         batch = 2 if self.args.dry_run else self.args.train_batch
-        extra = ("train_cfg = dict(_delete_=True, by_epoch=False, max_iters=2)\n"
-                 "default_hooks = dict(checkpoint=dict(by_epoch=False, interval=2))\n")
-        cfg = self.derived_config('fsdp_stage2', 'vitb_scannet_pretrain_fsdp.py', batch, 2, extra=extra)
+        extra = "train_cfg = dict(_delete_=True, by_epoch=False, max_iters=2)\n"
+        if self.args.dry_run:  # no CUDA device to place the shards on
+            extra += "strategy = dict(model_wrapper=dict(device_id=None))\n"
+        cfg = self.derived_config('fsdp_stage2', 'vitb_scannet_pretrain_fsdp.py', batch, 2, extra=extra,
+                                  hooks=', checkpoint=dict(by_epoch=False, interval=2)')
         env = dict(self.env, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1',
                    MASTER_ADDR='127.0.0.1', MASTER_PORT=str(self.args.port))
         work = osp.join(self.scratch, 'fsdp_stage2')
@@ -294,7 +350,8 @@ def parse_args(argv=None):
     parser.add_argument('--budget-s', type=float, default=450.0, help='stop starting steps after this long')
     parser.add_argument('--train-batch', type=int, default=32)
     parser.add_argument('--train-epochs', type=int, default=5, help='the first run does 3/5 of them')
-    parser.add_argument('--scenes', type=int, default=20, help='train scenes of 16 frames')
+    parser.add_argument('--scenes', type=int, default=20, help='synthetic train scenes')
+    parser.add_argument('--frames', type=int, default=16, help='frames per synthetic scene')
     parser.add_argument('--image-batch', type=int, default=128)
     parser.add_argument('--video-batch', type=int, default=16)
     parser.add_argument('--bench-steps', type=int, default=10)
@@ -314,7 +371,7 @@ def parse_args(argv=None):
             print('gpu_check: no CUDA device visible; running the --dry-run at toy sizes on the CPU')
             args.dry_run = True
     if args.dry_run:
-        args.scenes = min(args.scenes, 1)
+        args.scenes, args.frames = min(args.scenes, 1), min(args.frames, 8)
         args.train_epochs = min(args.train_epochs, 3)
     return args
 
@@ -324,7 +381,8 @@ def main(argv=None):
     check = Check(args)
     batch = ['--batch', str(args.image_batch)] if not args.dry_run else []
     video_batch = ['--batch', str(args.video_batch)] if not args.dry_run else []
-    compile_extra = ['--compile'] + (['--compile-backend', 'eager'] if args.dry_run else [])
+    # the dry run traces the M3D step only (graph breaks are counted), without generating code
+    compile_extra = ['--compile'] + (['--compile-backend', 'eager', '--models', 'm3d'] if args.dry_run else [])
     steps = [
         ('install', check.install),
         ('environment', check.environment),
