@@ -195,7 +195,8 @@ def test_pretrain_step_compiles_and_matches_eager_on_cuda():
     torch.manual_seed(0)
     model = MODELS.build(dict(
         type='M33D',
-        backbone=dict(type='RGBDViT', arch='small', patch_size=16, mask_ratio=dict(rgb=0.8, depth=0.8)),
+        backbone=dict(type='RGBDViT', arch=dict(embed_dims=384, num_layers=2, num_heads=6, feedforward_channels=1536),
+                      patch_size=16, mask_ratio=dict(rgb=0.8, depth=0.8)),
         neck=dict(type='RGBDMAEDecoder', in_channels=384, embed_dims=128, num_layers=1, num_heads=4),
         head=dict(type='RGBDReconstructionHead', patch_size=16))).cuda()
     inputs = dict(rgb=torch.randn(4, 3, 224, 224, device='cuda'), depth=torch.randn(4, 1, 224, 224, device='cuda'),

@@ -46,17 +46,13 @@ def on_device(model, inputs):
     return inputs.to(DEVICE)
 
 
-# options of the M3D models that are levers, not the method (--separate-modalities)
-M3D_NECK = {}
-
-
-def m33d_image(batch, size, with_cp=False):
+def m33d_image(batch, size, with_cp=False, neck=None):
     model = MODELS.build(dict(
         type='M33D',
         backbone=dict(type='RGBDViT', arch=ENCODER, patch_size=16, mask_ratio=dict(rgb=0.8, depth=0.8),
                       with_cp=with_cp),
         neck=dict(type='RGBDMAEDecoder', patch_size=16, in_channels=ENCODER['embed_dims'], embed_dims=256, num_layers=2,
-                  num_heads=8, with_cp=with_cp, **M3D_NECK),
+                  num_heads=8, with_cp=with_cp, **(neck or {})),
         head=dict(type='RGBDReconstructionHead', patch_size=16),
         loss_weights=dict(rgb=1., depth=1.)))
     inputs = dict(rgb=torch.randn(batch, 3, size, size), depth=torch.randn(batch, 1, size, size),
@@ -65,12 +61,14 @@ def m33d_image(batch, size, with_cp=False):
     return model, lambda: model.loss(inputs)
 
 
-def m33d_video(batch, size, frames, with_cp=False):
+def m33d_video(batch, size, frames, with_cp=False, neck=None):
     model = MODELS.build(dict(
         type='M33D',
-        backbone=dict(type='RGBDViT', arch=ENCODER, patch_size=16, tubelet_size=2, mask_ratio=0.9, with_cp=with_cp),
-        neck=dict(type='RGBDMAEDecoder', patch_size=16, tubelet_size=2, in_channels=ENCODER['embed_dims'], embed_dims=384,
-                  num_layers=4, num_heads=6, with_cp=with_cp, **M3D_NECK),
+        backbone=dict(type='RGBDViT', arch=ENCODER, patch_size=16, tubelet_size=2, mask_ratio=0.9,
+                      with_cp=with_cp),
+        neck=dict(type='RGBDMAEDecoder', patch_size=16, tubelet_size=2, in_channels=ENCODER['embed_dims'],
+                  embed_dims=384,
+                  num_layers=4, num_heads=6, with_cp=with_cp, **(neck or {})),
         head=dict(type='RGBDReconstructionHead', patch_size=16, tubelet_size=2,
                   losses=dict(rgb=dict(type='RGBReconstructionLoss'),
                               depth=dict(type='DepthReconstructionLoss', mode='mse'))),
@@ -215,7 +213,8 @@ def parse_args(argv=None):
     parser.add_argument('--with-cp', action='store_true', help='activation checkpointing in the M3D model')
     parser.add_argument('--peak-size', type=int, default=2048)
     parser.add_argument('--separate-modalities', action='store_true',
-                        help="M3D's decoder decodes each modality as its own sequence (not the method's default)")
+                        help="also time M3D with a decoder that decodes each modality as its own sequence "
+                        "(an option, not the method's default)")
     parser.add_argument('--models', choices=['both', 'm3d'], default='both',
                         help='M3D next to its reference (both), or M3D alone')
     parser.add_argument('--encoder', choices=sorted(ENCODERS), default='base',
@@ -240,26 +239,31 @@ def main(argv=None):
     global DEVICE, ENCODER
     DEVICE = torch.device(args.device)
     ENCODER = ENCODERS[args.encoder]
-    M3D_NECK.clear()
-    if args.separate_modalities:
-        M3D_NECK['separate_modalities'] = True
     if DEVICE.type == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: no CUDA device is visible to PyTorch')
     torch.manual_seed(0)
 
     if args.video:
-        builders = [('M3D video (RGB-D, eq. 5)', lambda: m33d_video(args.batch, args.size, args.frames, args.with_cp)),
+        def m33d(neck=None):
+            return m33d_video(args.batch, args.size, args.frames, args.with_cp, neck)
+        builders = [('M3D video (RGB-D, eq. 5)', m33d),
                     ('VideoMAE ViT-B (mmaction2 encoder, RGB)', lambda: videomae_video(args.batch, args.size,
                                                                                         args.frames))]
     else:
-        builders = [('M3D image (RGB-D, eq. 7)', lambda: m33d_image(args.batch, args.size, args.with_cp)),
+        def m33d(neck=None):
+            return m33d_image(args.batch, args.size, args.with_cp, neck)
+        builders = [('M3D image (RGB-D, eq. 7)', m33d),
                     ('mmpretrain MAE ViT-B (RGB)', lambda: mae_image(args.batch, args.size))]
+    if args.separate_modalities:
+        builders.insert(1, (builders[0][0] + ', per-modality decoder',
+                            lambda: m33d(dict(separate_modalities=True))))
     runners = []
     if args.models == 'm3d':
         builders = builders[:1]
     for index, (name, build) in enumerate(builders):
         model, loss_fn = build()
-        common = dict(reference=index == 1, compile=args.compile, fused_adamw=args.adamw == 'fused',
+        reference = index == len(builders) - 1 and args.models == 'both'
+        common = dict(reference=reference, compile=args.compile, fused_adamw=args.adamw == 'fused',
                       compile_backend=args.compile_backend)
         if args.precision in ('fp32', 'both'):
             runners.append(Runner(name, model, loss_fn, **common))
