@@ -132,3 +132,20 @@ def test_gpu_check_dry_run_reports_a_missing_wheelhouse(tmp_path, run_tool):
     install = json.loads((out / 'gpu_check.json').read_text())['steps']['install']
     assert install['status'] == 'skipped' and 'make gpu-wheels' in install['reason']
     assert proc.returncode == 0
+
+
+def test_pretrain_step_counts_cpu_attention_flops():
+    """torch's counter sees the CPU attention kernel as 0 FLOPs; pretrain_step counts it like the CUDA ones."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
+    import pretrain_step
+    q = torch.randn(2, 4, 64, 32, requires_grad=True)
+    counts = []
+    for mapping in ({}, pretrain_step.CPU_ATTENTION_FLOPS):
+        counter = FlopCounterMode(display=False, custom_mapping=mapping)
+        with counter:
+            torch.nn.functional.scaled_dot_product_attention(q, q, q).sum().backward()
+        counts.append(counter.get_total_flops())
+    forward = 2 * 2 * (2 * 4 * 64 * 64 * 32)  # q @ k^T and attn @ v
+    assert counts == [0, forward * 7 // 2]  # backward: 2.5 x forward, torch's formula for the CUDA kernels

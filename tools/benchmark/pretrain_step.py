@@ -26,6 +26,7 @@ import time
 
 import m33d_mm  # noqa: F401
 import torch
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 import m33d_mm.models  # noqa: F401
@@ -159,6 +160,22 @@ def measure_peak(size, dtype, repeats=5):
     return 2 * size**3 / min(times)
 
 
+def _cpu_attention_flops(query, key, value, *args, out_shape=None, **kwargs):
+    return flop_counter.sdpa_flop_count(query, key, value)
+
+
+def _cpu_attention_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+# torch's FLOP counter knows the CUDA attention kernels but not the CPU one that scaled_dot_product_attention
+# dispatches to, which it would count as zero; count it with the same formula as the CUDA kernels
+CPU_ATTENTION_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flops,
+}
+
+
 class Runner:
     """One model's training step, its FLOP count and its timings."""
 
@@ -183,7 +200,7 @@ class Runner:
         self.optimizer.step()
 
     def count_flops(self):
-        counter = FlopCounterMode(display=False)
+        counter = FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS)
         with counter:
             self.step(self.loss_fn)  # eager: the counter sees every operation
         self.flops = counter.get_total_flops()
