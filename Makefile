@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DATA ?= data/synthetic_rgbd
 WORK ?= work_dirs/demo
+WHEELHOUSE ?= wheelhouse
 
-.PHONY: install test demo data clean
+.PHONY: install test demo data clean gpu-wheels
 
 install: $(STAMP)
 
@@ -25,6 +26,10 @@ data: install
 
 demo: install
 	bash tools/demo.sh $(DATA) $(WORK)
+
+# Wheels for a GPU machine without network (requirements/lock-gpu.txt + the project); see tools/benchmark/gpu_check.py
+gpu-wheels: install
+	$(PY) tools/benchmark/gpu_wheels.py $(WHEELHOUSE)
 
 clean:
 	rm -rf $(VENV) work_dirs build *.egg-info

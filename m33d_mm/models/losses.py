@@ -11,10 +11,10 @@ from mmpretrain.registry import MODELS
 
 def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     total = weights.sum()
-    # No masked (or no valid) element: a zero that keeps the graph, so DDP sees every parameter used.
-    if total == 0:
-        return values.sum() * 0.0
-    return (values * weights).sum() / total
+    # No masked (or no valid) element: a zero that keeps the graph, so DDP sees every parameter used. Chosen
+    # with `where` rather than `if`, so that no device-to-host sync splits a compiled step.
+    mean = (values * weights).sum() / torch.where(total > 0, total, torch.ones_like(total))
+    return torch.where(total > 0, mean, values.sum() * 0.0)
 
 
 @MODELS.register_module()

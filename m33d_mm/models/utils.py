@@ -1,5 +1,6 @@
 """Token bookkeeping shared by the encoder, the decoder and the reconstruction head."""
 import functools
+import math
 from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -140,7 +141,8 @@ def random_keep_ids(batch: int, grid: Sequence[int], mask_ratio: float, tube: bo
     """
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-    spatial = int(torch.tensor(grid[-2:]).prod()) if tube else int(torch.tensor(grid).prod())
+    # plain integers (not tensors): no host round trip, and torch.compile traces the masking in one graph
+    spatial = math.prod(grid[-2:]) if tube else math.prod(grid)
     num_keep = max(1, int(round(spatial * (1.0 - mask_ratio))))
     noise = torch.rand(batch, spatial, device=device)
     ids_keep = noise.argsort(dim=1)[:, :num_keep].sort(dim=1).values

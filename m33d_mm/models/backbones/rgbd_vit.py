@@ -150,6 +150,7 @@ class RGBDViT(BaseModule):
         if pos_embed_layout not in POS_LAYOUTS:
             raise ValueError(f'backbone.pos_embed_layout must be one of {POS_LAYOUTS}, got "{pos_embed_layout}"')
         self.register_buffer('pos_layout_code', torch.tensor(POS_LAYOUTS.index(pos_embed_layout)))
+        self._pos_layout = pos_embed_layout
         self.patch_embed = nn.ModuleDict({
             name: ModalityPatchEmbed(channels, self.embed_dims, patch_size, tubelet_size)
             for name, channels in self.modalities.items()
@@ -202,7 +203,16 @@ class RGBDViT(BaseModule):
     # token helpers
     @property
     def pos_embed_layout(self) -> str:
-        return POS_LAYOUTS[int(self.pos_layout_code)]
+        if torch.compiler.is_compiling():
+            # reading the buffer would be a device-to-host sync and a graph break under torch.compile; the
+            # layout as of the last eager call (or state-dict load) is a constant of the compiled graph
+            return self._pos_layout
+        self._pos_layout = POS_LAYOUTS[int(self.pos_layout_code)]
+        return self._pos_layout
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._pos_layout = POS_LAYOUTS[int(self.pos_layout_code)]
 
     def pos_embed(self, grid, device, dtype) -> torch.Tensor:
         """The fixed position table ``(1, N, C)`` for a token grid (no class-token slot)."""

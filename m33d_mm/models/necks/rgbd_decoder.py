@@ -30,6 +30,10 @@ class RGBDMAEDecoder(BaseModule):
         num_heads (int): attention heads.
         mlp_ratio (float): FFN width / ``embed_dims``.
         with_cp (bool): activation checkpointing of decoder layers during training.
+        separate_modalities (bool): decode each modality as its own sequence (the same layers, no attention
+            across modalities) instead of one joint sequence. Attention then costs half as much for two
+            modalities, but masked patches of one modality no longer see the other; the joint decoder
+            (False) is the method's (MultiMAE). docs/benchmarks.md reports the effect on speed and loss.
     """
 
     def __init__(self,
@@ -42,9 +46,11 @@ class RGBDMAEDecoder(BaseModule):
                  num_heads: int = 8,
                  mlp_ratio: float = 4.,
                  with_cp: bool = False,
+                 separate_modalities: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.modalities = dict(modalities or dict(rgb=3, depth=1))
+        self.separate_modalities = separate_modalities
         self.patch_size = patch_size
         self.tubelet_size = tubelet_size
         self.embed_dims = embed_dims
@@ -95,12 +101,14 @@ class RGBDMAEDecoder(BaseModule):
             full.scatter_(1, encoding.ids_keep[name][..., None].expand(-1, -1, self.embed_dims), visible)
             pos = sincos_pos_embed(tuple(encoding.grid), self.embed_dims).to(full.device, full.dtype)
             sequences.append(full + pos[None] + self.modality_embed[name].to(full.dtype))
-        lengths = [s.shape[1] for s in sequences]
-        x = torch.cat(sequences, dim=1)
+        # joint: one sequence of all modalities' tokens; separate: the modalities stacked along the batch
+        dim = 0 if self.separate_modalities else 1
+        lengths = [s.shape[dim] for s in sequences]
+        x = torch.cat(sequences, dim=dim)
         for layer in self.layers:
             if self.with_cp and self.training and x.requires_grad:
                 x = torch.utils.checkpoint.checkpoint(layer, x, use_reentrant=False)
             else:
                 x = layer(x)
         x = self.norm(x)
-        return {name: self.heads[name](part) for name, part in zip(names, x.split(lengths, dim=1))}
+        return {name: self.heads[name](part) for name, part in zip(names, x.split(lengths, dim=dim))}
