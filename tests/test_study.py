@@ -25,12 +25,11 @@ def study():
 
 def test_study_smoke_run_and_resume(tmp_path, run_tool):
     out = tmp_path / 'study'
-    args = ['tools/experiments/benchmark_study.py', '--smoke', '--out', out, '--arms', 'scratch', 'rgb2depth',
-            '--jobs', '2']
+    args = ['tools/experiments/benchmark_study.py', '--smoke', '--out', out, '--arms', 'rgb2depth', '--jobs', '2']
     proc = run_tool(args, timeout=1200)
     assert ', 0 failed' in proc.stdout
     probes = {p.stem: json.loads(p.read_text()) for p in (out / 'probes').glob('*.json')}
-    assert sorted(probes) == ['position_only_s0', 'rgb2depth_s0', 'scratch_s0']
+    assert sorted(probes) == ['position_only_s0', 'rgb2depth_s0']
     for name, result in probes.items():
         key = 'position' if name.startswith('position') else 'last'
         for fraction, r in result['probes'][key].items():
@@ -41,7 +40,7 @@ def test_study_smoke_run_and_resume(tmp_path, run_tool):
     assert control['pretraining']['lr_sum_over_peak'] > 0 and control['pretraining']['iters'] == 4
     assert set(control['cross_modal']) >= {'rgb_only', 'nothing', 'training_masks'}
     finetunes = sorted((out / 'finetune').glob('*/result.json'))
-    assert len(finetunes) == 2
+    assert len(finetunes) == 1
     assert all(0 <= json.loads(p.read_text())['test_mIoU'] <= 100 for p in finetunes)
     assert '| rgb2depth |' in proc.stdout and (out / 'results.png').is_file()
     assert 'Validity rule: not evaluable yet' in proc.stdout
@@ -179,3 +178,25 @@ def test_negative_control_pairs_every_frame_with_another_frame_s_depth(study, tm
     colors = [os.readlink(tmp_path / 'data_shuffled' / n / 'color').split(os.sep)[-2] for n in names]
     assert colors == names and sorted(partners) == sorted(names)
     assert all(p != n for p, n in zip(partners, names))
+
+
+def test_validity_rule(study):
+    def probe(value):
+        return dict(probes=dict(last={'0.1': dict(mIoU=value)}))
+
+    setup = dict(study.FULL)
+    passing = dict(rgb2depth=[probe(21.0), probe(21.4)], scratch=[probe(15.6), probe(16.0)])
+    failing = dict(rgb2depth=[probe(17.0), probe(19.0)], scratch=[probe(15.6), probe(16.0)])
+    assert 'COUNTS' in study.validity(passing, setup)
+    assert 'does NOT count' in study.validity(failing, setup)
+    assert 'not evaluable yet' in study.validity(dict(rgb2depth=[probe(21.0)]), setup)
+
+
+def test_a_finished_training_is_not_redone_when_its_bookkeeping_was_interrupted(study, tmp_path):
+    trained = tmp_path / 'iter_4.pth'
+    trained.write_text('')
+    marks = []
+    job = study.Job('resumed', str(tmp_path / 'done.json'), [[sys.executable, '-c', 'raise SystemExit(3)']],
+                    after=lambda: marks.append('after'), trained=str(trained), log=str(tmp_path / 'x.log'))
+    assert study.run_jobs([job], 1, lambda: True) == [] and marks == ['after']
+    assert not (tmp_path / 'x.log').exists()  # the command never ran

@@ -78,7 +78,7 @@ FULL = dict(unlabelled=5000, labelled=800, val=200, test=500, pretrain_iters=100
             probe_fractions=(0.01, 0.1, 1.0), finetune_fractions=(0.1, ), finetune_iters=800,
             finetune_lrs=(3e-4, 1e-3, 3e-3), finetune_batch=16, arms=tuple(ARMS), preset='full')
 PILOT = dict(FULL, pretrain_iters=400, finetune_fractions=(), preset='pilot',
-             arms=('scratch', 'rgb2depth', 'rgb2depth_no_depth', 'mae_rgb', 'm33d_no_contrastive'))
+             arms=('rgb2depth', 'scratch', 'rgb2depth_no_depth', 'mae_rgb', 'm33d_no_contrastive'))
 SMOKE = dict(unlabelled=24, labelled=12, val=6, test=6, pretrain_iters=4, batch=4, seeds=(0, ),
              probe_fractions=(0.5, 1.0), finetune_fractions=(1.0, ), finetune_iters=4, finetune_lrs=(1e-3, ),
              finetune_batch=4, arms=('scratch', 'm33d', 'mae_rgb', 'rgb2depth', 'shuffled_depth'), preset='smoke')
@@ -106,9 +106,10 @@ def read_json(path):
 # jobs: each is a command; its result file marks it done
 class Job:
 
-    def __init__(self, name, result, commands, deps=(), log=None, after=None):
+    def __init__(self, name, result, commands, deps=(), log=None, after=None, trained=None):
         self.name, self.result, self.commands, self.deps = name, result, commands, list(deps)
-        self.log, self.after = log, after
+        # trained: the file a finished training leaves, so a run whose bookkeeping was interrupted is not redone
+        self.log, self.after, self.trained = log, after, trained
 
     def done(self):
         return osp.isfile(self.result)
@@ -161,7 +162,7 @@ def pretrain_jobs(setup, out, arm, seed):
         result = osp.join(root, 'done.json') if index == len(ARMS[arm]) - 1 else marker
         jobs.append(Job(f'pretrain {arm} seed {seed} stage {index + 1}', result,
                         [train_cmd(config, work, opts)], deps=[jobs[-1]] if jobs else [('data', )],
-                        log=work + '.log', after=finish))
+                        log=work + '.log', after=finish, trained=osp.join(work, f'iter_{iters}.pth')))
         previous = work
     return jobs
 
@@ -236,8 +237,9 @@ def per_class_iou(work_dir):
 def build_jobs(setup, out, arms):
     jobs = []
     probe_deps = {}
-    for seed in setup['seeds']:
-        for arm in arms:
+    # arm by arm, both seeds of one before the next: the controls first give the validity rule early
+    for arm in arms:
+        for seed in setup['seeds']:
             stages = pretrain_jobs(setup, out, arm, seed)
             jobs += stages
             probe_deps[(arm, seed)] = stages[-1:] if stages else [('data', )]
@@ -321,10 +323,13 @@ def run_jobs(jobs, max_jobs, data_ready, more_jobs_at=None):
                         continue
                     job = job.resolve()
                 job.commands = list(job.commands)
+                if job.trained and osp.isfile(job.trained):
+                    job.commands = []  # trained already; only the bookkeeping is left
                 print(f'start  {job.name}', flush=True)
                 if not start_next(job, running):
                     if job.after:
                         job.after()
+                    print(f'done   {job.name}', flush=True)
         if running:
             time.sleep(1.0)
         elif pending and not any(ready(j) for j in pending):
