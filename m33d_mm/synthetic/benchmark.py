@@ -28,15 +28,16 @@ from typing import Dict, List, Tuple, Union
 import cv2
 import numpy as np
 
-from ..datasets.synthetic import (FLOOR, WALL, Scene, Sphere, _random_material, _seeded_rng, camera_intrinsics, check_int,
-                                  prepare_output_dir, render_frame)
+from ..datasets.synthetic import (FLOOR, WALL, Scene, Sphere, _random_material, _seeded_rng, camera_intrinsics,
+                                  check_int, prepare_output_dir, render_frame)
 
 __all__ = ['CLASSES', 'NYU40_IDS', 'SPLITS', 'OrientedBox', 'FacingDisc', 'sample_view', 'generate_benchmark',
            'load_benchmark_split']
 
 VERSION = 1
-# NYU40 ids the ScanNet-20 mapping keeps, one per benchmark class (the names are the benchmark's)
-NYU40_IDS: Dict[str, int] = dict(wall=WALL, floor=FLOOR, sphere=5, disc=7, cube=3, panel=8)
+# NYU40 ids whose ScanNet-20 train ids are 0..5 in this order, so a 6-class head reads the labels unchanged
+# (the names are the benchmark's)
+NYU40_IDS: Dict[str, int] = dict(wall=WALL, floor=FLOOR, sphere=3, disc=4, cube=5, panel=6)
 CLASSES = tuple(NYU40_IDS)
 SPLITS = ('unlabelled', 'labelled', 'val', 'test')
 PAIRS = (('sphere', 'disc'), ('cube', 'panel'))

@@ -248,7 +248,8 @@ def build_jobs(setup, out, arms):
     for fraction in setup['finetune_fractions']:
         for arm in arms:
             # lr chosen on val with pre-training seed 0, then every seed at the chosen lr
-            select = [finetune_job(setup, out, arm, setup['seeds'][0], fraction, lr, probe_deps[(arm, setup['seeds'][0])])
+            first = setup['seeds'][0]
+            select = [finetune_job(setup, out, arm, first, fraction, lr, probe_deps[(arm, first)])
                       for lr in setup['finetune_lrs']]
             jobs += select
             for seed in setup['seeds'][1:]:
@@ -656,7 +657,8 @@ def report(setup, out, command):
                          for m in ('mIoU', 'sphere_disc', 'cube_panel', 'rel_depth_rmse')]
                 cells += [fmt(mean_std([r['per_class'][c] for r in rs])) for c in ('wall', 'floor', 'sphere', 'disc',
                                                                                     'cube', 'panel')]
-                lines.append(f'| {arm} | {len(rs)} | {fmt(budget, 0) if budget else "–"} | ' + ' | '.join(cells) + ' |')
+                budget = fmt(budget, 0) if budget else '–'
+                lines.append(f'| {arm} | {len(rs)} | {budget} | ' + ' | '.join(cells) + ' |')
     cross = [a for a in arms if any('cross_modal' in r for r in probes[a])]
     if cross:
         lines += ['\n**Cross-modal probe**: masked-depth loss on test frames (lower is better)\n',
