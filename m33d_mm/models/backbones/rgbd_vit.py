@@ -105,7 +105,6 @@ class RGBDViT(BaseModule):
                  tubelet_size: Optional[int] = None,
                  mask_ratio: Union[float, Dict[str, float]] = 0.8,
                  tube_masking: bool = True,
-                 masking: Union[str, dict] = 'independent',
                  shared_encoder: bool = True,
                  cross_modal_attention: bool = True,
                  with_cls_token: bool = True,
@@ -119,6 +118,7 @@ class RGBDViT(BaseModule):
                  with_cp: bool = False,
                  pos_embed_layout: str = 'hw',
                  pretrained: Optional[str] = None,
+                 masking: Union[str, dict] = 'independent',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
