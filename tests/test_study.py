@@ -200,3 +200,29 @@ def test_a_finished_training_is_not_redone_when_its_bookkeeping_was_interrupted(
                     after=lambda: marks.append('after'), trained=str(trained), log=str(tmp_path / 'x.log'))
     assert study.run_jobs([job], 1, lambda: True) == [] and marks == ['after']
     assert not (tmp_path / 'x.log').exists()  # the command never ran
+
+
+def test_stopping_the_study_stops_its_jobs(tmp_path):
+    """SIGTERM to the study ends the jobs it started, so a restart never runs a job twice at once."""
+    import signal
+    import subprocess
+    import time
+    out = tmp_path / 'study'
+    marker = tmp_path / 'child.pid'
+    code = (f'import importlib.util, sys, signal; sys.argv = ["x"]; '
+            f'spec = importlib.util.spec_from_file_location("s", "{SCRIPT}"); m = importlib.util.module_from_spec(spec); '
+            f'spec.loader.exec_module(m); signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)); '
+            f'job = m.Job("sleep", "{out}/never", [[sys.executable, "-c", '
+            f'"import os, time; open(\'{marker}\', \'w\').write(str(os.getpid())); time.sleep(60)"]], log="{out}/x.log"); '
+            f'm.run_jobs([job], 1, lambda: True)')
+    proc = subprocess.Popen([sys.executable, '-c', code], cwd=REPO)
+    for _ in range(100):
+        if marker.is_file() and marker.read_text():
+            break
+        time.sleep(0.2)
+    child = int(marker.read_text())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import signal
 import statistics
 import subprocess
 import sys
@@ -286,6 +287,19 @@ def run_jobs(jobs, max_jobs, data_ready, more_jobs_at=None):
     pending = [j for j in jobs if not j.done()]
     running = []
     failed = []
+    try:
+        _run(pending, running, failed, max_jobs, data_ready, more_jobs_at)
+    finally:
+        # stopped (Ctrl-C, SIGTERM): take the jobs down too, so a restart does not find them still running
+        for _, proc, log in running:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+            log.close()
+    return failed
+
+
+def _run(pending, running, failed, max_jobs, data_ready, more_jobs_at):
 
     def ready(job):
         return all((data_ready() if d == ('data', ) else d.done()) for d in job.deps)
@@ -337,7 +351,6 @@ def run_jobs(jobs, max_jobs, data_ready, more_jobs_at=None):
             for job in pending:
                 print(f'skipped {job.name}: a job it needs did not finish', flush=True)
             break
-    return failed
 
 
 def start_next(job, running):
@@ -755,6 +768,7 @@ def main():
         run_probe(setup, out, args.probe[0], int(args.probe[1]))
         return
     os.environ.update(SINGLE_THREAD)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     import torch
     torch.set_num_threads(1)
     os.makedirs(out, exist_ok=True)
