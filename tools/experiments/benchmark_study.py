@@ -236,7 +236,7 @@ def per_class_iou(work_dir):
 
 
 def build_jobs(setup, out, arms):
-    jobs = []
+    jobs = [probe_job(setup, out, 'position_only', 0, [('data', )])]  # the floor, first: it takes a minute
     probe_deps = {}
     # arm by arm, both seeds of one before the next: the controls first give the validity rule early
     for arm in arms:
@@ -245,7 +245,6 @@ def build_jobs(setup, out, arms):
             jobs += stages
             probe_deps[(arm, seed)] = stages[-1:] if stages else [('data', )]
             jobs.append(probe_job(setup, out, arm, seed, probe_deps[(arm, seed)]))
-    jobs.append(probe_job(setup, out, 'position_only', 0, [('data', )]))
     for fraction in setup['finetune_fractions']:
         for arm in arms:
             # lr chosen on val with pre-training seed 0, then every seed at the chosen lr
@@ -613,7 +612,7 @@ def fmt(stat, digits=1):
     if stat is None:
         return '–'
     mean, std, n = stat
-    return f'{mean:.{digits}f} ± {std:.{digits}f}' + ('' if n > 1 else ' (n=1)')
+    return f'{mean:.{digits}f} ± {std:.{digits}f}' if n > 1 else f'{mean:.{digits}f}'
 
 
 def collect(out):
@@ -647,31 +646,45 @@ def chosen_finetunes(finetunes, setup):
     return out
 
 
+CLASS_COLUMNS = ('wall', 'floor', 'sphere', 'disc', 'cube', 'panel')
+
+
+def probe_stat(probes, arm, key, fraction, metric, per_class=None):
+    key = 'position' if arm == 'position_only' else key
+    rows = [r['probes'].get(key, {}).get(str(fraction)) for r in probes[arm]]
+    values = [(r['per_class'][per_class] if per_class else r[metric]) for r in rows if r]
+    return mean_std(values)
+
+
 def report(setup, out, command):
     probes, finetunes = collect(out)
     arms = [a for a in ('position_only', ) + tuple(setup['arms']) if a in probes]
-    lines = []
-    for key, title in (('last', 'last layer'), ('all', 'all layers')):
-        for fraction in setup['probe_fractions']:
-            f = str(fraction)
-            lines += [f'\n**Linear probe, {title}, {fraction:.0%} of the labelled pool** (test split; mean ± std over '
-                      'pre-training seeds)\n',
-                      '| arm | seeds | lr budget (Σ lr/peak) | mIoU | sphere/disc acc | cube/panel acc | '
-                      'rel. depth RMSE | ' + ' | '.join(f'IoU {c}' for c in ('wall', 'floor', 'sphere', 'disc', 'cube',
-                                                                               'panel')) + ' |',
-                      '|---|---|---|---|---|---|---|' + '---|' * 6]
-            for arm in arms:
-                rs = [r['probes'].get('position' if arm == 'position_only' else key, {}).get(f) for r in probes[arm]]
-                rs = [r for r in rs if r]
-                if not rs:
-                    continue
-                budget = mean_std([r['pretraining']['lr_sum_over_peak'] for r in probes[arm] if 'pretraining' in r])
-                cells = [fmt(mean_std([r[m] for r in rs]), 2 if m == 'rel_depth_rmse' else 1)
-                         for m in ('mIoU', 'sphere_disc', 'cube_panel', 'rel_depth_rmse')]
-                cells += [fmt(mean_std([r['per_class'][c] for r in rs])) for c in ('wall', 'floor', 'sphere', 'disc',
-                                                                                    'cube', 'panel')]
-                budget = fmt(budget, 0) if budget else '–'
-                lines.append(f'| {arm} | {len(rs)} | {budget} | ' + ' | '.join(cells) + ' |')
+    primary = 0.1 if 0.1 in setup['probe_fractions'] else setup['probe_fractions'][0]
+    lines = [f'**Primary: linear probe of the last layer, {primary:.0%} of the labelled pool** (test split; '
+             'mean ± std over pre-training seeds; n = seeds finished)\n',
+             '| arm | n | Σ lr/peak | mIoU | sphere/disc acc | cube/panel acc | rel. depth RMSE |',
+             '|---|---|---|---|---|---|---|']
+    for arm in arms:
+        n = len([r for r in probes[arm]])
+        budget = mean_std([r['pretraining']['lr_sum_over_peak'] for r in probes[arm] if 'pretraining' in r])
+        cells = [fmt(probe_stat(probes, arm, 'last', primary, m), 2 if m == 'rel_depth_rmse' else 1)
+                 for m in ('mIoU', 'sphere_disc', 'cube_panel', 'rel_depth_rmse')]
+        lines.append(f'| {arm} | {n} | {fmt(budget, 0) if budget else "–"} | ' + ' | '.join(cells) + ' |')
+    settings = [(k, f) for k in ('last', 'all') for f in setup['probe_fractions']]
+    head = ' | '.join(f'{k} {f:.0%}' for k, f in settings)
+    for metric, title, digits in (('mIoU', 'Probe mIoU', 1), ('rel_depth_rmse', 'Probe relative-depth RMSE', 3),
+                                  ('sphere_disc', 'Probe sphere/disc accuracy', 1),
+                                  ('cube_panel', 'Probe cube/panel accuracy', 1)):
+        lines += [f'\n**{title}** by layers used and label budget (position_only: position one-hot)\n',
+                  f'| arm | {head} |', '|---|' + '---|' * len(settings)]
+        for arm in arms:
+            lines.append(f'| {arm} | ' + ' | '.join(fmt(probe_stat(probes, arm, k, f, metric), digits)
+                                                    for k, f in settings) + ' |')
+    lines += [f'\n**Per-class IoU of the primary probe** (last layer, {primary:.0%})\n',
+              '| arm | ' + ' | '.join(CLASS_COLUMNS) + ' |', '|---|' + '---|' * len(CLASS_COLUMNS)]
+    for arm in arms:
+        lines.append(f'| {arm} | ' + ' | '.join(fmt(probe_stat(probes, arm, 'last', primary, None, c))
+                                                for c in CLASS_COLUMNS) + ' |')
     cross = [a for a in arms if any('cross_modal' in r for r in probes[a])]
     if cross:
         lines += ['\n**Cross-modal probe**: masked-depth loss on test frames (lower is better)\n',
@@ -683,20 +696,18 @@ def report(setup, out, command):
                 'rgb_only', 'nothing', 'training_masks', 'gap_nothing_minus_rgb')) + ' |')
     chosen = chosen_finetunes(finetunes, setup)
     if chosen:
-        lines += ['\n**Fine-tuning** (ConvNeXt adapter head, test mIoU; lr chosen per arm on val)\n',
-                  '| arm | labels | lr | runs | test mIoU | ' + ' | '.join(f'IoU {c}' for c in (
-                      'wall', 'floor', 'sphere', 'disc', 'cube', 'panel')) + ' |', '|---|---|---|---|---|' + '---|' * 6]
+        lines += ['\n**Fine-tuning** (ConvNeXt adapter head, test mIoU and per-class IoU; lr chosen per arm on '
+                  'val)\n', '| arm | labels | lr | n | test mIoU | ' + ' | '.join(CLASS_COLUMNS) + ' |',
+                  '|---|---|---|---|---|' + '---|' * len(CLASS_COLUMNS)]
         for arm in setup['arms']:
             for fraction in setup['finetune_fractions']:
                 if (arm, fraction) in chosen:
                     lr, rs = chosen[(arm, fraction)]
-                    cells = [fmt(mean_std([r['per_class'].get(c, float('nan')) for r in rs]))
-                             for c in ('wall', 'floor', 'sphere', 'disc', 'cube', 'panel')]
+                    cells = [fmt(mean_std([r['per_class'].get(c, float('nan')) for r in rs])) for c in CLASS_COLUMNS]
                     lines.append(f'| {arm} | {fraction:.0%} | {lr:g} | {len(rs)} | '
                                  f'{fmt(mean_std([r["test_mIoU"] for r in rs]))} | ' + ' | '.join(cells) + ' |')
     verdict = validity(probes, setup)
-    text = '\n'.join(lines) + f'\n\n{verdict}\n\nSetup: `{json.dumps({k: v for k, v in setup.items()})}`\n\n' \
-        f'Command: `{command}`\n'
+    text = '\n'.join(lines) + f'\n\n{verdict}\n\nSetup: `{json.dumps(setup)}`\n\nCommand: `{command}`\n'
     return text, probes, chosen
 
 
