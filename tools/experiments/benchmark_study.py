@@ -749,6 +749,10 @@ def plot(probes, chosen, setup, path):
             xs = [j + i * width for j in range(len(fractions))]
             ax.bar(xs, [s[0] if s else 0 for s in stats], width, yerr=[s[1] if s else 0 for s in stats], capsize=2,
                    label=arm)
+        if metric == 'rel_depth_rmse':
+            low = [r['probes'][k][str(f)][metric] for a in arms for r in probes[a] for k in r['probes']
+                   for f in fractions if str(f) in r['probes'][k]]
+            ax.set_ylim(bottom=0.95 * min(low))  # the differences are small next to the value
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(fractions))])
         ax.set_xticklabels([f'{f:.0%} labels' for f in fractions])
         ax.set_title(label + ', last-layer probe', fontsize=9)
