@@ -226,3 +226,16 @@ def test_stopping_the_study_stops_its_jobs(tmp_path):
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_later_seeds_are_fine_tuned_at_the_lr_chosen_on_val(study, tmp_path):
+    setup = dict(study.FULL, seeds=(0, 1), finetune_lrs=(3e-4, 1e-3))
+    select = [study.finetune_job(setup, str(tmp_path), 'm33d', 0, 0.1, lr, []) for lr in setup['finetune_lrs']]
+    for job, val in zip(select, (30.0, 25.0)):
+        study.write_json(job.result, dict(arm='m33d', seed=0, fraction=0.1, lr=3e-4 if val == 30.0 else 1e-3,
+                                          val_mIoU=val, test_mIoU=1.0, per_class={}))
+    late = study.LateFinetune(setup, str(tmp_path), 'm33d', 1, 0.1, select, [])
+    job = late.resolve()
+    train = job.commands[0]
+    assert 'optim_wrapper.optimizer.lr=0.0003' in train and 'randomness.seed=1' in train
+    assert job.result == late.result
