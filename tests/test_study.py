@@ -239,3 +239,15 @@ def test_later_seeds_are_fine_tuned_at_the_lr_chosen_on_val(study, tmp_path):
     train = job.commands[0]
     assert 'optim_wrapper.optimizer.lr=0.0003' in train and 'randomness.seed=1' in train
     assert job.result == late.result
+
+
+def test_more_jobs_at_is_a_time_today(study):
+    import time
+    now = time.gmtime()
+    later = f'{(now.tm_hour + (1 if now.tm_hour < 23 else 0)) % 24:02d}:{now.tm_min:02d}'
+    assert study.more_jobs_from(None) is None
+    assert study.more_jobs_from('00:00') <= time.time()  # already past today: no waiting
+    if now.tm_hour < 23:
+        assert 3500 < study.more_jobs_from(later) - time.time() < 3700
+    with pytest.raises(SystemExit, match='--more-jobs-at: expected HH:MM'):
+        study.more_jobs_from('soon')

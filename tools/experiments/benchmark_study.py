@@ -284,7 +284,8 @@ class LateFinetune(Job):
 
 
 def run_jobs(jobs, max_jobs, data_ready, more_jobs_at=None):
-    """Runs jobs whose dependencies are done, at most ``max_jobs`` at a time (1 before ``more_jobs_at``)."""
+    """Runs jobs whose dependencies are done, at most ``max_jobs`` at a time (1 before the time stamp
+    ``more_jobs_at``)."""
     pending = [j for j in jobs if not j.done()]
     running = []
     failed = []
@@ -321,9 +322,7 @@ def _run(pending, running, failed, max_jobs, data_ready, more_jobs_at):
             if job.after:
                 job.after()
             print(f'done   {job.name}', flush=True)
-        limit = max_jobs
-        if more_jobs_at and time.strftime('%H:%M', time.gmtime()) < more_jobs_at:
-            limit = 1
+        limit = 1 if more_jobs_at and time.time() < more_jobs_at else max_jobs
         blocked = {j for j in pending if any(d in failed for d in j.deps if d != ('data', ))}
         for job in blocked:
             pending.remove(job)
@@ -761,6 +760,18 @@ def plot(probes, chosen, setup, path):
     fig.savefig(path, dpi=100)
 
 
+def more_jobs_from(hhmm):
+    """``HH:MM`` (UTC, today) as a time stamp; None without one. A time already past means no wait."""
+    if not hhmm:
+        return None
+    try:
+        hours, minutes = (int(x) for x in hhmm.split(':'))
+    except ValueError:
+        raise SystemExit(f'--more-jobs-at: expected HH:MM (UTC), got "{hhmm}"') from None
+    now = time.gmtime()
+    return time.time() + (hours * 60 + minutes) * 60 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
+
+
 # ---------------------------------------------------------------------------------------------------------
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -793,7 +804,7 @@ def main():
         start = time.time()
         prepare_data(setup, out)
         jobs = build_jobs(setup, out, setup['arms'])
-        failed = run_jobs(jobs, args.jobs, lambda: True, args.more_jobs_at)
+        failed = run_jobs(jobs, args.jobs, lambda: True, more_jobs_from(args.more_jobs_at))
         print(f'{len(jobs) - len(failed)} of {len(jobs)} jobs done, {len(failed)} failed; '
               f'{(time.time() - start) / 60:.1f} min this run', flush=True)
     command = (f'python tools/experiments/benchmark_study.py --out {args.out}'
