@@ -52,8 +52,9 @@ class RGBDViT(BaseModule):
 
     * :meth:`forward` -- RGB only, no masking: multi-level features for downstream heads.
     * :meth:`forward_mim` -- masked multi-modal pass for masked RGB-D modelling (eqs. 1-2): visible tokens
-      are drawn by ``masking`` (by default each modality with its own ratio); with a shared encoder and ``cross_modal_attention`` the visible tokens of
-      all modalities attend to each other in one sequence (MultiMAE).
+      are drawn by ``masking`` (by default each modality with its own ratio); with a shared encoder and
+      ``cross_modal_attention`` the visible tokens of all modalities attend to each other in one sequence
+      (MultiMAE).
     * :meth:`forward_modalities` -- every modality encoded as its own sequence (no attention across
       modalities) for the cross-modal losses (eqs. 3-4), so a patch cannot find its positive by attending to
       the other modality's token at the same place.
