@@ -21,9 +21,11 @@ train_dataloader = dict(
 
 max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs)
+# warm-up over iterations, then a per-iteration cosine without a fixed length: the runner ends it at the run's
+# own train_cfg.max_epochs, so a longer or shorter run (--cfg-options train_cfg.max_epochs=N) keeps a full cosine
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))

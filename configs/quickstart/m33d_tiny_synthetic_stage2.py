@@ -13,7 +13,9 @@ model = dict(
 
 max_epochs = 30
 train_cfg = dict(max_epochs=max_epochs)
+# warm-up over iterations, then a per-iteration cosine without a fixed length: the runner ends it at the run's
+# own train_cfg.max_epochs, so a longer or shorter run (--cfg-options train_cfg.max_epochs=N) keeps a full cosine
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]

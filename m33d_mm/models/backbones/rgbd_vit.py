@@ -51,9 +51,10 @@ class RGBDViT(BaseModule):
     Three entry points:
 
     * :meth:`forward` -- RGB only, no masking: multi-level features for downstream heads.
-    * :meth:`forward_mim` -- masked multi-modal pass for masked RGB-D modelling (eqs. 1-2): each modality
-      is masked with its own ratio; with a shared encoder and ``cross_modal_attention`` the visible tokens of
-      all modalities attend to each other in one sequence (MultiMAE).
+    * :meth:`forward_mim` -- masked multi-modal pass for masked RGB-D modelling (eqs. 1-2): visible tokens
+      are drawn by ``masking`` (by default each modality with its own ratio); with a shared encoder and
+      ``cross_modal_attention`` the visible tokens of all modalities attend to each other in one sequence
+      (MultiMAE).
     * :meth:`forward_modalities` -- every modality encoded as its own sequence (no attention across
       modalities) for the cross-modal losses (eqs. 3-4), so a patch cannot find its positive by attending to
       the other modality's token at the same place.
@@ -66,6 +67,17 @@ class RGBDViT(BaseModule):
         tubelet_size (int, optional): temporal patch size for video; None for images.
         mask_ratio (float | dict): masked fraction per modality (paper best: 0.8 / 0.8 images, 0.9 video).
         tube_masking (bool): for video, mask the same spatial positions in all time slots (VideoMAE).
+        masking (str | dict): how :meth:`forward_mim` splits visible tokens between modalities:
+
+            * ``'independent'``: every modality keeps ``1 - mask_ratio[m]`` of its tokens (paper, Table 6);
+            * ``dict(type='dirichlet', alpha=1.0)``: MultiMAE. The visible budget (the sum of the independent
+              counts) is split across modalities per sample with proportions drawn from Dirichlet(alpha);
+            * ``dict(type='cross_modal', hide_fraction=0.5, hide='depth')``: independent masking, except that
+              in ``hide_fraction`` of each batch one modality (``hide``, or one drawn per sample when
+              ``hide=None``) has no visible token at all, so its reconstruction must come from the others.
+
+            With per-sample counts, samples with fewer visible tokens than the widest one repeat a visible
+            token (identical latents, no new information); a modality with none gets blank (zero) slots.
         shared_encoder (bool): one transformer for all modalities (True) or one per modality (False).
         cross_modal_attention (bool): in :meth:`forward_mim`, encode the visible tokens of all modalities as
             one sequence. Only with ``shared_encoder``.
@@ -107,6 +119,7 @@ class RGBDViT(BaseModule):
                  with_cp: bool = False,
                  pos_embed_layout: str = 'hw',
                  pretrained: Optional[str] = None,
+                 masking: Union[str, dict] = 'independent',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -131,6 +144,7 @@ class RGBDViT(BaseModule):
         if cross_modal_attention and not shared_encoder:
             cross_modal_attention = False
         self.mask_ratio = dict(mask_ratio)
+        self.masking = self._check_masking(masking)
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         self.patch_size = patch_size
@@ -250,6 +264,108 @@ class RGBDViT(BaseModule):
         """Random visible-token indices ``(B, n)``; tube masking for video when ``tube_masking``."""
         return random_keep_ids(batch, grid, mask_ratio, self.tube_masking and len(grid) == 3, device)
 
+    def _check_masking(self, masking) -> dict:
+        if isinstance(masking, str):
+            masking = dict(type=masking)
+        if not isinstance(masking, dict) or 'type' not in masking:
+            raise ValueError(f'backbone.masking: expected "independent" or a dict with a "type", got {masking!r}')
+        masking = dict(masking)
+        kind = masking.pop('type')
+        allowed = dict(independent={}, dirichlet=dict(alpha=1.0), cross_modal=dict(hide_fraction=0.5, hide=None))
+        if kind not in allowed:
+            raise ValueError(f'backbone.masking.type: unknown "{kind}", expected one of {sorted(allowed)}')
+        unknown = set(masking) - set(allowed[kind])
+        if unknown:
+            raise ValueError(f'backbone.masking: "{kind}" takes {sorted(allowed[kind]) or "no options"}, '
+                           f'got {sorted(unknown)}')
+        options = dict(allowed[kind], **masking, type=kind)
+        if kind == 'dirichlet' and not float(options['alpha']) > 0:
+            raise ValueError(f'backbone.masking.alpha must be > 0, got {options["alpha"]}')
+        if kind == 'cross_modal':
+            if not 0.0 <= float(options['hide_fraction']) <= 1.0:
+                raise ValueError(f'backbone.masking.hide_fraction must be in [0, 1], got {options["hide_fraction"]}')
+            if options['hide'] is not None and options['hide'] not in self.modalities:
+                raise ValueError(f'backbone.masking.hide: "{options["hide"]}" is not one of the modalities '
+                               f'{sorted(self.modalities)}')
+        if kind != 'independent' and len(self.modalities) < 2:
+            raise ValueError(f'backbone.masking: "{kind}" needs two or more modalities')
+        return options
+
+    def visible_counts(self, batch: int, grid, ratios: Dict[str, float], device) -> torch.Tensor:
+        """Visible tokens per sample and modality ``(B, M)`` (modalities in ``self.modalities`` order) under
+        ``self.masking``; counts are of spatial positions when video uses tube masking."""
+        names = list(self.modalities)
+        tube = self.tube_masking and len(grid) == 3
+        spatial = int(torch.tensor(grid[-2:] if tube else grid).prod())
+        for name in names:
+            if not 0.0 <= ratios[name] < 1.0:
+                raise ValueError(f'mask_ratio["{name}"] must be in [0, 1), got {ratios[name]}')
+        base = torch.tensor([max(1, int(round(spatial * (1.0 - ratios[n])))) for n in names], device=device)
+        counts = base.expand(batch, -1).clone()
+        kind = self.masking['type']
+        if kind == 'dirichlet':
+            budget = int(base.sum())
+            alpha = torch.full((len(names), ), float(self.masking['alpha']))
+            shares = torch.distributions.Dirichlet(alpha).sample((batch, )).to(device)
+            # largest-remainder rounding: counts sum to the budget exactly, none above the modality's tokens
+            raw = shares * budget
+            counts = raw.floor().long().clamp(max=spatial)
+            for b in range(batch):
+                left = budget - int(counts[b].sum())
+                for m in (raw[b] - raw[b].floor()).argsort(descending=True).tolist() * budget:
+                    if left == 0:
+                        break
+                    if counts[b, m] < spatial:
+                        counts[b, m] += 1
+                        left -= 1
+        elif kind == 'cross_modal':
+            hidden = torch.rand(batch, device=device) < float(self.masking['hide_fraction'])
+            if self.masking['hide'] is None:
+                which = torch.randint(len(names), (batch, ), device=device)
+            else:
+                which = torch.full((batch, ), names.index(self.masking['hide']), device=device)
+            counts[hidden, which[hidden]] = 0
+        return counts
+
+    def sample_masks(self, batch: int, grid, ratios: Dict[str, float], device):
+        """Visible tokens of every modality under ``self.masking``.
+
+        Returns:
+            dict[str, tuple]: per modality ``(ids_keep (B, n), mask (B, N), blank (B, n) or None)``: ``mask``
+            is 1 for masked tokens; ``blank`` marks slots to zero because the sample has no visible token of
+            that modality. ``n`` is the widest sample's count; narrower samples repeat a visible index.
+        """
+        tube = self.tube_masking and len(grid) == 3
+        num_tokens = int(torch.tensor(grid).prod())
+        if self.masking['type'] == 'independent':
+            out = {}
+            for name in self.modalities:
+                keep = self.sample_keep_ids(batch, grid, ratios[name], device)
+                out[name] = (keep, keep_ids_to_mask(keep, num_tokens), None)
+            return out
+        counts = self.visible_counts(batch, grid, ratios, device)
+        spatial = int(torch.tensor(grid[-2:] if tube else grid).prod())
+        out = {}
+        for m, name in enumerate(self.modalities):
+            count = counts[:, m]
+            width = max(1, int(count.max()))
+            order = torch.rand(batch, spatial, device=device).argsort(dim=1)[:, :width]
+            slot = torch.arange(width, device=device)[None]
+            real = slot < count[:, None]
+            # sorted real indices first, then repeats of the first real one (or index 0 as a blank slot)
+            big = torch.where(real, order, spatial + order)
+            ids = big.sort(dim=1).values
+            ids = torch.where(ids >= spatial, ids[:, :1].where(count[:, None] > 0, torch.zeros_like(ids)), ids)
+            mask = torch.ones(batch, spatial, device=device).scatter(1, order, (~real).float())
+            blank = (count == 0)[:, None].expand(-1, width)
+            if tube:
+                offsets = torch.arange(grid[0], device=device) * spatial
+                ids = (offsets[None, :, None] + ids[:, None, :]).flatten(1)
+                mask = mask.repeat(1, grid[0])
+                blank = blank.repeat(1, grid[0])
+            out[name] = (ids, mask, blank if bool(blank.any()) else None)
+        return out
+
     def _prepend_cls(self, x: torch.Tensor) -> torch.Tensor:
         if self.cls_token is None:
             return x
@@ -310,16 +426,19 @@ class RGBDViT(BaseModule):
             MaskedEncoding: visible-token latents, their indices and the masks per modality.
         """
         ratios = dict(self.mask_ratio, **(mask_ratio or {}))
-        tokens, ids_keep, masks, grid = {}, {}, {}, None
+        tokens, ids_keep, masks, grid, plan = {}, {}, {}, None, None
         for name in self.modalities:
             x, grid_m = self.embed(name, self._get(inputs, name))
             if grid is not None and grid_m != grid:
                 raise ValueError(f'inputs["{name}"] gives a {grid_m} token grid, other modalities {grid}')
             grid = grid_m
-            keep = self.sample_keep_ids(x.shape[0], grid, ratios[name], x.device)
+            if plan is None:
+                plan = self.sample_masks(x.shape[0], grid, ratios, x.device)
+            keep, masks[name], blank = plan[name]
             tokens[name] = gather_tokens(x, keep)
+            if blank is not None:
+                tokens[name] = tokens[name].masked_fill(blank[..., None], 0.0)
             ids_keep[name] = keep
-            masks[name] = keep_ids_to_mask(keep, x.shape[1])
         latent, cls_out = self._encode_visible(tokens)
         return MaskedEncoding(latent=latent, ids_keep=ids_keep, mask=masks, grid=grid, cls_token=cls_out)
 

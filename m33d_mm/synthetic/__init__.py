@@ -1,0 +1,1 @@
+"""Synthetic data built on the project's renderer (:mod:`m33d_mm.datasets.synthetic`)."""
