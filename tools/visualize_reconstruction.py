@@ -19,12 +19,13 @@ from mmengine.config import DictAction
 
 
 def resolve_checkpoint(path: str) -> str:
+    """A checkpoint file, or the checkpoint a work directory's ``last_checkpoint`` names (as ``--resume`` finds it)."""
     if osp.isdir(path):
-        pointer = osp.join(path, 'last_checkpoint')
-        if not osp.isfile(pointer):
-            raise SystemExit(f'{path} has no last_checkpoint: train first or pass a checkpoint file')
-        with open(pointer) as f:
-            return f.read().strip()
+        from m33d_mm.engine.checkpoint import latest_checkpoint
+        found = latest_checkpoint(path)
+        if found is None:
+            raise SystemExit(f'{path} holds no complete checkpoint: train first or pass a checkpoint file')
+        return found
     if not osp.isfile(path):
         raise SystemExit(f'checkpoint {path} does not exist')
     return path
