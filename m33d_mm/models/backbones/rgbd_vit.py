@@ -1,4 +1,5 @@
 """The M3D RGB-D Vision Transformer encoder (images and video)."""
+import math
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -296,7 +297,7 @@ class RGBDViT(BaseModule):
         ``self.masking``; counts are of spatial positions when video uses tube masking."""
         names = list(self.modalities)
         tube = self.tube_masking and len(grid) == 3
-        spatial = int(torch.tensor(grid[-2:] if tube else grid).prod())
+        spatial = math.prod(grid[-2:] if tube else grid)
         for name in names:
             if not 0.0 <= ratios[name] < 1.0:
                 raise ValueError(f'mask_ratio["{name}"] must be in [0, 1), got {ratios[name]}')
@@ -336,7 +337,7 @@ class RGBDViT(BaseModule):
             that modality. ``n`` is the widest sample's count; narrower samples repeat a visible index.
         """
         tube = self.tube_masking and len(grid) == 3
-        num_tokens = int(torch.tensor(grid).prod())
+        num_tokens = math.prod(grid)
         if self.masking['type'] == 'independent':
             out = {}
             for name in self.modalities:
@@ -344,7 +345,7 @@ class RGBDViT(BaseModule):
                 out[name] = (keep, keep_ids_to_mask(keep, num_tokens), None)
             return out
         counts = self.visible_counts(batch, grid, ratios, device)
-        spatial = int(torch.tensor(grid[-2:] if tube else grid).prod())
+        spatial = math.prod(grid[-2:] if tube else grid)
         out = {}
         for m, name in enumerate(self.modalities):
             count = counts[:, m]
