@@ -193,12 +193,13 @@ def finetune_job(setup, out, arm, seed, fraction, lr, deps):
         f'train_dataloader.batch_size={setup["finetune_batch"]}']
     if arm == 'scratch':  # layer-wise lr decay is for pre-trained encoders only
         opts.append('optim_wrapper.paramwise_cfg.layer_decay_rate=1.0')
+    # tools/test.py writes the metrics to WORK_DIR/metrics.json
     test = [sys.executable, 'tools/test.py', SEG, osp.join(work, f'iter_{iters}.pth'), '--work-dir', work + '_test',
-            '--out', osp.join(work, 'test_metrics.json'), '--cfg-options'] + roots[2:]
+            '--cfg-options'] + roots[2:]
 
     def finish():
         val = last_val_miou(work)
-        test_metrics = read_json(osp.join(work, 'test_metrics.json'))
+        test_metrics = read_json(osp.join(work + '_test', 'metrics.json'))
         write_json(result, dict(arm=arm, seed=seed, fraction=fraction, lr=lr, val_mIoU=val,
                                 test_mIoU=test_metrics['mIoU'], per_class=per_class_iou(work + '_test')))
 
