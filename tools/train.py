@@ -67,7 +67,7 @@ def parse_args():
 
 def merge_args(cfg, args):
     from m33d_mm.models.checkpoint import trust_checkpoint
-    for path in args.trust_checkpoint:
+    for path in getattr(args, 'trust_checkpoint', None) or []:  # also for callers that build their own args
         trust_checkpoint(path)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
