@@ -115,6 +115,7 @@ def test_training_run_skips_bad_samples_and_logs_them_in_the_work_dir(damaged_ro
 
 
 def test_segmentation_datasets_are_wrapped_in_mmseg_and_mmcv_load_errors_are_skipped(damaged_root, tmp_path):
+    import m33d_mm.action  # noqa: F401
     import m33d_mm.segmentation  # noqa: F401
     from mmaction.registry import DATASETS as ACTION
     from mmseg.registry import DATASETS as SEG

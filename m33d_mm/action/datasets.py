@@ -13,10 +13,14 @@ from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
 from ..datasets.rgbd_video import parse_label, read_phase_segments
+from ..datasets.robust import RobustDataset
+from ..datasets.subsets import select_subset
 from ..datasets.transforms.video import RGB_FRAME_EXTENSIONS, VIDEO_EXTENSIONS, list_frames
-from ..segmentation.datasets import select_subset
 
 VIDEO_LIST_FORMAT = '<video file or frame folder> [<depth frame folder>] <label>'
+
+# Configs in mmaction2's scope wrap their datasets in the same skip-and-log wrapper as pre-training.
+DATASETS.register_module(module=RobustDataset)
 
 
 def inspect_frame_folder(folder: str) -> dict:

@@ -3,6 +3,7 @@ from .. import compat  # noqa: F401
 from .rgbd_frames import RGBDFrameDataset, read_split_file
 from .robust import RobustDataset, TooManyBadSamplesError
 from .rgbd_video import RGBDVideoDataset, parse_label, read_phase_segments, read_video_list
+from .subsets import select_subset
 from .transforms.rgbd import (LoadRGBDFromFile, PackRGBDInputs, RGBDDataError, RGBDRandomFlip,
                               RGBDRandomResizedCrop, RGBDResize, read_depth, read_rgb)
 from .transforms.video import (LoadRGBDVideoClip, PackRGBDClipInputs, RGBDClipRandomFlip, RGBDClipRandomResizedCrop,
@@ -12,5 +13,6 @@ __all__ = [
     'RGBDFrameDataset', 'read_split_file', 'LoadRGBDFromFile', 'PackRGBDInputs', 'RGBDDataError',
     'RGBDRandomFlip', 'RGBDRandomResizedCrop', 'RGBDResize', 'read_depth', 'read_rgb', 'RGBDVideoDataset',
     'parse_label', 'read_phase_segments', 'read_video_list', 'LoadRGBDVideoClip', 'PackRGBDClipInputs',
-    'RGBDClipRandomFlip', 'RGBDClipRandomResizedCrop', 'RGBDClipResize', 'RobustDataset', 'TooManyBadSamplesError'
+    'RGBDClipRandomFlip', 'RGBDClipRandomResizedCrop', 'RGBDClipResize', 'RobustDataset', 'TooManyBadSamplesError',
+    'select_subset'
 ]

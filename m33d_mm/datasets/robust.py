@@ -6,6 +6,9 @@ Wrap the dataset of a config to use it::
     train_dataloader = dict(dataset=dict(_delete_=True, type='RobustDataset', max_bad_fraction=0.01,
                                          dataset=dict(type='RGBDFrameDataset', ...)))
 
+Segmentation, depth and video configs wrap their datasets the same way: :mod:`m33d_mm.segmentation` and
+:mod:`m33d_mm.action` register this class in mmseg's and mmaction2's dataset registries too.
+
 Check the data first with ``tools/data/check_dataset.py``; this wrapper is the safety net for what appears
 during a run (files damaged on a network file system, a partially synced export).
 """
@@ -160,9 +163,3 @@ def _process_name() -> str:
     worker = get_worker_info()
     return f'rank {get_rank()} ' + (f'worker {worker.id}' if worker is not None else 'main process')
 
-
-# The same wrapper in the segmentation / depth and video recognition registries (configs with
-# default_scope='mmseg' or 'mmaction' build their datasets there; the wrapped dataset is built in that scope too).
-for _registry in ('mmseg.registry', 'mmaction.registry'):
-    import importlib
-    importlib.import_module(_registry).DATASETS.register_module(module=RobustDataset)
