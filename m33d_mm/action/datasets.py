@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
+from ..datasets.lists import read_list_lines
 from ..datasets.rgbd_video import parse_label, read_phase_segments
 from ..datasets.robust import RobustDataset
 from ..datasets.subsets import select_subset
@@ -113,27 +114,20 @@ class VideoListDataset(BaseActionDataset):
                          multi_class=multi_class, num_classes=int(num_classes), **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'annotation list {self.ann_file} does not exist')
         data_list = []
-        with open(self.ann_file) as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith('#'):
-                    continue
-                where = f'{self.ann_file}:{number}'
-                fields = line.split()
-                if len(fields) not in (2, 3):
-                    raise ValueError(f'{where}: expected 2 or 3 whitespace-separated fields ({VIDEO_LIST_FORMAT}), '
-                                     f'got {len(fields)}: "{line}"')
-                label = parse_label(fields[-1], where)
-                labels = label if isinstance(label, list) else [label]
-                if isinstance(label, list) and not self.multi_class:
-                    raise ValueError(f'{where}: several labels "{fields[-1]}" in a single-label dataset (set '
-                                     'multi_class=True for multi-label lists)')
-                check_label_range(labels, self.num_classes, where)
-                info = video_source(osp.join(self.data_prefix['video'], fields[0]), where)
-                data_list.append(dict(info, label=labels if self.multi_class else label))
+        for entry in read_list_lines(self.ann_file, 'annotation list'):
+            fields, where = entry.fields, entry.where
+            if len(fields) not in (2, 3):
+                raise ValueError(f'{where}: expected 2 or 3 whitespace-separated fields ({VIDEO_LIST_FORMAT}), '
+                                 f'got {len(fields)}: "{entry.text}"')
+            label = parse_label(fields[-1], where)
+            labels = label if isinstance(label, list) else [label]
+            if isinstance(label, list) and not self.multi_class:
+                raise ValueError(f'{where}: several labels "{fields[-1]}" in a single-label dataset (set '
+                                 'multi_class=True for multi-label lists)')
+            check_label_range(labels, self.num_classes, where)
+            info = video_source(osp.join(self.data_prefix['video'], fields[0]), where)
+            data_list.append(dict(info, label=labels if self.multi_class else label))
         if not data_list:
             raise ValueError(f'annotation list {self.ann_file} is empty (expected lines "{VIDEO_LIST_FORMAT}")')
         return data_list
@@ -250,21 +244,15 @@ class PhaseClipDataset(BaseActionDataset):
                          multi_class=True, num_classes=int(num_classes), **kwargs)
 
     def _read_video_ids(self) -> List[Tuple[str, str]]:
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'video split list {self.ann_file} does not exist')
         ids, seen = [], {}
-        with open(self.ann_file) as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith('#'):
-                    continue
-                where = f'{self.ann_file}:{number}'
-                if len(line.split()) != 1:
-                    raise ValueError(f'{where}: expected one video id per line, got "{line}"')
-                if line in seen:
-                    raise ValueError(f'{where}: video {line} is listed twice (first at line {seen[line]})')
-                seen[line] = number
-                ids.append((line, where))
+        for entry in read_list_lines(self.ann_file, 'video split list'):
+            video = entry.text
+            if len(entry.fields) != 1:
+                raise ValueError(f'{entry.where}: expected one video id per line, got "{video}"')
+            if video in seen:
+                raise ValueError(f'{entry.where}: video {video} is listed twice (first at line {seen[video]})')
+            seen[video] = entry.number
+            ids.append((video, entry.where))
         if not ids:
             raise ValueError(f'video split list {self.ann_file} lists no videos')
         return ids

@@ -7,22 +7,7 @@ from typing import List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
-
-def _frame_sort_key(name: str):
-    stem = osp.splitext(name)[0]
-    return (0, int(stem), stem) if stem.isdigit() else (1, 0, stem)
-
-
-def read_split_file(path: str) -> List[str]:
-    """Scene ids, one per line; blank lines and ``#`` comments ignored."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'split file {path} does not exist')
-    with open(path) as f:
-        scenes = [line.split('#')[0].strip() for line in f]
-    scenes = [s for s in scenes if s]
-    if not scenes:
-        raise ValueError(f'split file {path} lists no scenes')
-    return scenes
+from .lists import frame_sort_key, read_split_file
 
 
 @DATASETS.register_module()
@@ -91,7 +76,7 @@ class RGBDFrameDataset(BaseDataset):
         color_root = osp.join(self.data_root, scene, self.color_dir)
         if not osp.isdir(color_root):
             raise FileNotFoundError(f'scene {scene}: colour folder {color_root} does not exist')
-        names = sorted((n for n in os.listdir(color_root) if n.endswith(self.color_suffix)), key=_frame_sort_key)
+        names = sorted((n for n in os.listdir(color_root) if n.endswith(self.color_suffix)), key=frame_sort_key)
         stems = [osp.splitext(n)[0] for n in names]
         if not stems or not all(stem.isdigit() for stem in stems):
             return stems[::self.frame_skip]

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .lists import read_list_lines
 from .transforms.video import VIDEO_EXTENSIONS
 
 ANNOTATION_FORMAT = '<rgb video file or frame folder> <depth frame folder> [<label>]'
@@ -50,19 +51,13 @@ def read_video_list(ann_file: str) -> List[Tuple[int, List[str]]]:
         FileNotFoundError: ``ann_file`` does not exist.
         ValueError: a line does not have 2 or 3 fields, or the list has no entries.
     """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'annotation list {ann_file} does not exist')
     entries = []
-    with open(ann_file) as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            fields = line.split()
-            if len(fields) not in (2, 3):
-                raise ValueError(f'{ann_file}:{number}: expected 2 or 3 whitespace-separated fields '
-                                 f'({ANNOTATION_FORMAT}), got {len(fields)}: "{line}"')
-            entries.append((number, fields))
+    for entry in read_list_lines(ann_file, 'annotation list'):
+        fields = entry.fields
+        if len(fields) not in (2, 3):
+            raise ValueError(f'{entry.where}: expected 2 or 3 whitespace-separated fields ({ANNOTATION_FORMAT}), '
+                             f'got {len(fields)}: "{entry.text}"')
+        entries.append((entry.number, fields))
     if not entries:
         raise ValueError(f'annotation list {ann_file} is empty (expected lines "{ANNOTATION_FORMAT}")')
     return entries
@@ -82,28 +77,21 @@ def read_phase_segments(path: str, num_classes: Optional[int] = None) -> Dict[st
     Returns:
         dict: video id -> list of ``(start, end, phase)`` sorted by start.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'phase segment file {path} does not exist')
     segments: Dict[str, List[Tuple[int, int, int]]] = {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            fields = line.split()
-            where = f'{path}:{number}'
-            if len(fields) != 4:
-                raise ValueError(f'{where}: expected 4 fields (<video_id> <start_frame> <end_frame> <phase>), '
-                                 f'got {len(fields)}: "{line}"')
-            try:
-                start, end, phase = (int(v) for v in fields[1:])
-            except ValueError:
-                raise ValueError(f'{where}: start, end and phase must be integers: "{line}"') from None
-            if not 0 <= start < end:
-                raise ValueError(f'{where}: need 0 <= start < end, got start={start}, end={end}')
-            if phase < 0 or (num_classes is not None and phase >= num_classes):
-                raise ValueError(f'{where}: phase {phase} is outside [0, {num_classes})')
-            segments.setdefault(fields[0], []).append((start, end, phase))
+    for entry in read_list_lines(path, 'phase segment file'):
+        fields, where = entry.fields, entry.where
+        if len(fields) != 4:
+            raise ValueError(f'{where}: expected 4 fields (<video_id> <start_frame> <end_frame> <phase>), '
+                             f'got {len(fields)}: "{entry.text}"')
+        try:
+            start, end, phase = (int(v) for v in fields[1:])
+        except ValueError:
+            raise ValueError(f'{where}: start, end and phase must be integers: "{entry.text}"') from None
+        if not 0 <= start < end:
+            raise ValueError(f'{where}: need 0 <= start < end, got start={start}, end={end}')
+        if phase < 0 or (num_classes is not None and phase >= num_classes):
+            raise ValueError(f'{where}: phase {phase} is outside [0, {num_classes})')
+        segments.setdefault(fields[0], []).append((start, end, phase))
     if not segments:
         raise ValueError(f'phase segment file {path} lists no segments')
     return {vid: sorted(segs) for vid, segs in segments.items()}

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .rgbd_frames import read_split_file
+from .lists import read_split_file
 
 
 def select_subset(data_list: List[dict], data_fraction: float = 1.0, data_seed: int = 0,

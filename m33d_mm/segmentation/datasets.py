@@ -14,7 +14,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from ..datasets.label_maps import NYU40_CLASSES, SCANNET20_CLASSES
-from ..datasets.rgbd_frames import _frame_sort_key, read_split_file
+from ..datasets.lists import frame_sort_key, read_split_file
 from ..datasets.robust import RobustDataset
 from ..datasets.subsets import select_subset
 
@@ -87,7 +87,7 @@ class _ScanNetFramesDataset(_SubsetSegDataset):
             if not osp.isdir(img_root):
                 raise FileNotFoundError(f'scene {scene}: image folder {img_root} does not exist')
             available = set(os.listdir(ann_root)) if osp.isdir(ann_root) else set()
-            names = sorted((n for n in os.listdir(img_root) if n.endswith(self.img_suffix)), key=_frame_sort_key)
+            names = sorted((n for n in os.listdir(img_root) if n.endswith(self.img_suffix)), key=frame_sort_key)
             for name in names:
                 frame = name[:-len(self.img_suffix)]
                 if frame + self.ann_suffix not in available:

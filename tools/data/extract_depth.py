@@ -49,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from m33d_mm.datasets.lists import read_list_lines
 from m33d_mm.datasets.transforms.rgbd import RGBDDataError
 from m33d_mm.datasets.transforms.video import DEPTH_META_FILE, VIDEO_EXTENSIONS, open_rgb_frames
 
@@ -88,21 +89,15 @@ def parse_args(argv=None):
 
 def read_input_list(path: str) -> List[Tuple[str, Optional[str]]]:
     """``(rgb, label or None)`` per line, duplicates removed in order; errors name the file and line."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'video list {path} does not exist')
     entries, seen = [], set()
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            fields = line.split()
-            if len(fields) > 2:
-                raise ValueError(f'{path}:{number}: expected "<rgb video or frame folder> [<label>]", got '
-                                 f'{len(fields)} fields: "{line}"')
-            if fields[0] not in seen:
-                seen.add(fields[0])
-                entries.append((fields[0], fields[1] if len(fields) == 2 else None))
+    for entry in read_list_lines(path, 'video list'):
+        fields = entry.fields
+        if len(fields) > 2:
+            raise ValueError(f'{entry.where}: expected "<rgb video or frame folder> [<label>]", got '
+                             f'{len(fields)} fields: "{entry.text}"')
+        if fields[0] not in seen:
+            seen.add(fields[0])
+            entries.append((fields[0], fields[1] if len(fields) == 2 else None))
     if not entries:
         raise ValueError(f'video list {path} is empty')
     return entries

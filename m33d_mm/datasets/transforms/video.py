@@ -24,6 +24,7 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from ..lists import frame_sort_key
 from .rgbd import RGBDDataError, read_depth, read_rgb
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -31,11 +32,6 @@ RGB_FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 DEPTH_FRAME_EXTENSIONS = ('.png', )
 # Written into a depth frame folder by tools/data/extract_depth.py and the synthetic generator; optional.
 DEPTH_META_FILE = 'depth_meta.json'
-
-
-def _frame_sort_key(name: str):
-    stem = osp.splitext(name)[0]
-    return (0, int(stem), stem) if stem.isdigit() else (1, 0, stem)
 
 
 def list_frames(folder: str, extensions: Sequence[str], kind: str) -> List[str]:
@@ -46,7 +42,7 @@ def list_frames(folder: str, extensions: Sequence[str], kind: str) -> List[str]:
     """
     if not osp.isdir(folder):
         raise RGBDDataError(f'{kind} frame folder {folder} does not exist')
-    names = sorted((n for n in os.listdir(folder) if n.lower().endswith(tuple(extensions))), key=_frame_sort_key)
+    names = sorted((n for n in os.listdir(folder) if n.lower().endswith(tuple(extensions))), key=frame_sort_key)
     if not names:
         raise RGBDDataError(f'{kind} frame folder {folder} holds no frames (expected files ending in '
                             f'{", ".join(extensions)})')
