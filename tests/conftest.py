@@ -22,7 +22,7 @@ def isolated_default_scope():
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """A small synthetic RGB-D export (4 scenes x 4 frames, 64 x 80), generated once per session."""
-    from m33d_mm.datasets.synthetic import generate_dataset
+    from m33d_mm.synthetic.scenes import generate_dataset
     root = tmp_path_factory.mktemp('synthetic_rgbd')
     generate_dataset(root, num_scenes=4, frames_per_scene=4, height=64, width=80, seed=0, val_scenes=1)
     return root

@@ -7,8 +7,8 @@ from mmaction.registry import DATASETS
 from mmengine.registry import DefaultScope
 
 from m33d_mm.action import SampleWindowClips, phase_windows, select_labelled_videos
-from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
-from m33d_mm.datasets.synthetic_video import generate_video_dataset
+from m33d_mm.synthetic.phase import generate_phase_dataset
+from m33d_mm.synthetic.video import generate_video_dataset
 
 NUM_PHASES = 5
 PHASE_PIPELINE = [

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
-from m33d_mm.datasets.synthetic_video import generate_video_dataset
+from m33d_mm.synthetic.phase import generate_phase_dataset
+from m33d_mm.synthetic.video import generate_video_dataset
 from m33d_mm.models import RGBDViT
 
 from conftest import TINY_ARCH

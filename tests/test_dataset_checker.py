@@ -140,7 +140,7 @@ def test_registry_rejects_unknown_kinds_and_duplicate_checks():
 
 
 def test_video_datasets_are_checked_frame_by_frame(tmp_path, capsys):
-    from m33d_mm.datasets.synthetic_video import generate_video_dataset
+    from m33d_mm.synthetic.video import generate_video_dataset
     root = tmp_path / 'video'
     generate_video_dataset(root, videos_per_class=1, val_per_class=0, num_frames=6, height=32, width=40, seed=0)
     (root / 'videos/left_right/v_left_right_000.mp4').write_bytes(b'not a video' * 40)
@@ -166,7 +166,7 @@ def test_video_datasets_are_checked_frame_by_frame(tmp_path, capsys):
 
 
 def test_frame_folder_videos_name_the_damaged_frame(tmp_path):
-    from m33d_mm.datasets.synthetic_video import generate_video_dataset
+    from m33d_mm.synthetic.video import generate_video_dataset
     root = tmp_path / 'frames'
     generate_video_dataset(root, videos_per_class=1, val_per_class=0, num_frames=6, height=32, width=40, seed=0,
                            rgb_format='frames')
@@ -249,7 +249,7 @@ def test_segmentation_and_depth_configs_are_checked(name, synthetic_root, tmp_pa
 
 
 def test_action_datasets_are_checked_frame_by_frame(tmp_path, capsys):
-    from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
+    from m33d_mm.synthetic.phase import generate_phase_dataset
     root = tmp_path / 'phase'
     generate_phase_dataset(root, num_videos=4, val_videos=1, phases_per_video=2, segment_frames=(6, 8), overlap=2,
                            height=32, width=32, seed=0)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from m33d_mm.datasets.synthetic import camera_pose, generate_dataset, make_scene, render_frame, _seeded_rng
-from m33d_mm.datasets.synthetic_phase import generate_phase_dataset
-from m33d_mm.datasets.synthetic_video import generate_video_dataset, keyed_rng, render_video, sample_video_params
 from m33d_mm.synthetic.benchmark import generate_benchmark, load_benchmark_split
+from m33d_mm.synthetic.phase import generate_phase_dataset
+from m33d_mm.synthetic.renderer import keyed_rng, render_frame
+from m33d_mm.synthetic.scenes import camera_pose, generate_dataset, make_scene
+from m33d_mm.synthetic.video import generate_video_dataset, render_video, sample_video_params
 
 # np.savez_compressed stamps the time into arrays.npz; its arrays are compared instead
 UNSTAMPED = ('arrays.npz', )
@@ -33,8 +34,8 @@ def _array_digest(*arrays: np.ndarray) -> str:
 
 
 def test_image_scenes_are_byte_identical(tmp_path):
-    scene = make_scene(_seeded_rng(3, 1, 0))
-    frame = render_frame(scene, camera_pose(scene, 2), 36, 44, _seeded_rng(3, 1, 1, 2))
+    scene = make_scene(keyed_rng(3, 1, 0))
+    frame = render_frame(scene, camera_pose(scene, 2), 36, 44, keyed_rng(3, 1, 1, 2))
     assert _array_digest(*frame) == IMAGE_FRAME
     generate_dataset(tmp_path, num_scenes=2, frames_per_scene=2, height=32, width=40, seed=5, val_scenes=1)
     assert _tree_digest(tmp_path) == IMAGE_TREE

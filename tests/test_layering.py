@@ -58,7 +58,8 @@ def test_the_check_fails_on_a_plugin_importing_the_other(tmp_path):
 
 def test_the_check_fails_on_a_model_module_importing_a_plugin(tmp_path):
     # a function-level import counts as much as one at the top
-    out = _lint_copy_with(tmp_path, 'models/utils.py', '\n\ndef _late():\n    from m33d_mm.action import heads  # noqa\n')
+    late_import = '\n\ndef _late():\n    from m33d_mm.action import heads  # noqa\n'
+    out = _lint_copy_with(tmp_path, 'models/utils.py', late_import)
     assert 'm33d_mm.models is not allowed to import m33d_mm.action' in out
 
 

@@ -1,4 +1,4 @@
-"""Tests of the embedded synthetic RGB-D scene generator (m33d_mm.datasets.synthetic)."""
+"""Tests of the embedded synthetic RGB-D scene generator (m33d_mm.synthetic.scenes)."""
 import importlib.util
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from m33d_mm.datasets import synthetic
+from m33d_mm.synthetic import scenes as synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(num_scenes=4, frames_per_scene=3, height=48, width=64, seed=3, val_scenes=1)

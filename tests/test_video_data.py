@@ -11,7 +11,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from m33d_mm.datasets.rgbd_video import RGBDVideoDataset, read_phase_segments, read_video_list
-from m33d_mm.datasets.synthetic_video import MOTION_CLASSES, generate_video_dataset
+from m33d_mm.synthetic.video import MOTION_CLASSES, generate_video_dataset
 from m33d_mm.datasets.transforms.rgbd import RGBDDataError
 from m33d_mm.datasets.transforms.video import (PackRGBDClipInputs, RGBDClipRandomFlip, RGBDClipRandomResizedCrop,
                                                sample_clip_indices)

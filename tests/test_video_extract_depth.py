@@ -12,7 +12,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from m33d_mm.datasets.rgbd_video import RGBDVideoDataset
-from m33d_mm.datasets.synthetic_video import generate_video_dataset
+from m33d_mm.synthetic.video import generate_video_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import m33d_mm  # noqa: F401  (stack fixes first)
 import torch
 
-from m33d_mm.datasets.synthetic_video import generate_video_dataset
+from m33d_mm.synthetic.video import generate_video_dataset
 from m33d_mm.models import RGBDViT
 from m33d_mm.models.checkpoint import load_pretrained
 

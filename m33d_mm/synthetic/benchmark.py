@@ -1,7 +1,8 @@
 """Benchmark scenes for RGB-D pre-training: every frame its own room, classes that differ only in 3-D shape.
 
-The scenes reuse the ray caster of :mod:`m33d_mm.datasets.synthetic` (materials, lighting, sensor simulation,
-file layout) with another scene sampler, built so that a segmentation probe can only do well by knowing shape:
+The scenes reuse the ray caster of :mod:`m33d_mm.synthetic.renderer` (materials, primitives, lighting, sensor
+simulation) and the writers of :mod:`m33d_mm.synthetic.writers` (file layout) with another scene sampler, built
+so that a segmentation probe can only do well by knowing shape:
 
 * every frame is a new random room (size, materials, light) seen from a random camera: yaw anywhere, pitch
   -10..50 degrees (down is positive), roll +-45 degrees, height 0.4-2.4 m, so a patch's place in the image
@@ -21,15 +22,15 @@ Everything is deterministic in ``seed``: frame ``i`` of split ``s`` draws from i
 """
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-import cv2
 import numpy as np
 
-from ..datasets.synthetic import (FLOOR, WALL, Scene, Sphere, _random_material, _seeded_rng, camera_intrinsics,
-                                  check_int, prepare_output_dir, render_frame)
+from .cli import check_frame_size, check_int, prepare_output_dir
+from .renderer import (FLOOR, WALL, FacingDisc, OrientedBox, Scene, Sphere, camera_intrinsics, keyed_rng,
+                       random_material, render_frame)
+from .writers import depth_to_mm, write_labelled_frame
 
 __all__ = ['CLASSES', 'NYU40_IDS', 'SPLITS', 'OrientedBox', 'FacingDisc', 'sample_view', 'generate_benchmark',
            'load_benchmark_split']
@@ -41,73 +42,6 @@ NYU40_IDS: Dict[str, int] = dict(wall=WALL, floor=FLOOR, sphere=3, disc=4, cube=
 CLASSES = tuple(NYU40_IDS)
 SPLITS = ('unlabelled', 'labelled', 'val', 'test')
 PAIRS = (('sphere', 'disc'), ('cube', 'panel'))
-_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-_JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
-
-
-@dataclass(frozen=True)
-class OrientedBox:
-    """Box of half extents ``half`` (3,) centred at ``center``, its axes the columns of ``rot`` (3, 3)."""
-    center: np.ndarray
-    half: np.ndarray
-    rot: np.ndarray
-    label: int
-    material: object
-
-    @property
-    def bounds(self) -> Tuple[np.ndarray, np.ndarray]:
-        reach = np.abs(self.rot) @ self.half
-        return (self.center - reach).astype(np.float32), (self.center + reach).astype(np.float32)
-
-    def _local(self, origin, dirs):
-        o = (origin - self.center) @ self.rot
-        d = [sum(dirs[i] * self.rot[i, a] for i in range(3)) for a in range(3)]
-        return o, d
-
-    def intersect(self, origin, dirs, inv_dirs) -> np.ndarray:
-        o, d = self._local(origin, dirs)
-        t_near = t_far = None
-        for axis in range(3):
-            da = np.where(d[axis] == 0, np.float32(1e-9), d[axis])
-            t1 = (-self.half[axis] - o[axis]) / da
-            t2 = (self.half[axis] - o[axis]) / da
-            near, far = np.minimum(t1, t2), np.maximum(t1, t2)
-            t_near = near if t_near is None else np.maximum(t_near, near)
-            t_far = far if t_far is None else np.minimum(t_far, far)
-        return np.where((t_near <= t_far) & (t_near > 1e-4), t_near, np.float32(np.inf)).astype(np.float32)
-
-    def normal(self, x, y, z) -> np.ndarray:
-        local = (np.stack([x, y, z], axis=1) - self.center) @ self.rot / self.half
-        axis = np.abs(local).argmax(axis=1)
-        n = np.zeros_like(local)
-        n[np.arange(len(axis)), axis] = np.sign(local[np.arange(len(axis)), axis])
-        return (n @ self.rot.T).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class FacingDisc:
-    """Flat disc of ``radius`` at ``center`` with unit normal ``normal_vec`` (towards the camera)."""
-    center: np.ndarray
-    radius: float
-    normal_vec: np.ndarray
-    label: int
-    material: object
-
-    @property
-    def bounds(self) -> Tuple[np.ndarray, np.ndarray]:
-        return (self.center - self.radius).astype(np.float32), (self.center + self.radius).astype(np.float32)
-
-    def intersect(self, origin, dirs, inv_dirs) -> np.ndarray:
-        n = self.normal_vec
-        denom = dirs[0] * n[0] + dirs[1] * n[1] + dirs[2] * n[2]
-        denom = np.where(np.abs(denom) < 1e-9, np.float32(1e-9), denom)
-        t = np.float32(np.dot(self.center - origin, n)) / denom
-        px, py, pz = (origin[i] + t * dirs[i] - self.center[i] for i in range(3))
-        inside = px * px + py * py + pz * pz <= np.float32(self.radius ** 2)
-        return np.where(inside & (t > 1e-4), t, np.float32(np.inf)).astype(np.float32)
-
-    def normal(self, x, y, z) -> np.ndarray:
-        return np.broadcast_to(self.normal_vec.astype(np.float32), (len(x), 3)).copy()
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -153,7 +87,7 @@ def sample_view(rng: np.random.Generator, height: int = 64, width: int = 64) -> 
         if far <= near:
             continue
         center = position + ray * rng.uniform(near, far)
-        material, label = _random_material(rng), NYU40_IDS[kind]
+        material, label = random_material(rng), NYU40_IDS[kind]
         to_camera = (position - center) / np.linalg.norm(position - center)
         if kind == 'sphere':
             objects.append(Sphere(center.astype(np.float32), float(radius), label, material))
@@ -185,8 +119,8 @@ def sample_view(rng: np.random.Generator, height: int = 64, width: int = 64) -> 
                                        label, material))
     azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
     light = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
-    scene = Scene(size=size.astype(np.float32), wall=_random_material(rng), floor=_random_material(rng),
-                  ceiling=_random_material(rng), objects=tuple(objects), camera=None,
+    scene = Scene(size=size.astype(np.float32), wall=random_material(rng), floor=random_material(rng),
+                  ceiling=random_material(rng), objects=tuple(objects), camera=None,
                   light=light.astype(np.float32), ambient=float(rng.uniform(0.25, 0.45)),
                   diffuse=float(rng.uniform(0.45, 0.75)), exposure=float(rng.uniform(0.9, 1.2)),
                   noise_sigma=float(rng.uniform(1.0, 3.0)))
@@ -198,22 +132,13 @@ def _frame_dir(split: str, index: int) -> str:
 
 
 def _render(seed: int, split_code: int, index: int, height: int, width: int):
-    scene, pose = sample_view(_seeded_rng(seed, split_code, index, 0), height, width)
-    return render_frame(scene, pose, height, width, _seeded_rng(seed, split_code, index, 1)) + (pose, )
+    scene, pose = sample_view(keyed_rng(seed, split_code, index, 0), height, width)
+    return render_frame(scene, pose, height, width, keyed_rng(seed, split_code, index, 1)) + (pose, )
 
 
 def _write(out: Path, split: str, index: int, frame) -> None:
     rgb, depth, label, pose = frame
-    root = out / _frame_dir(split, index)
-    for sub in ('color', 'depth', 'label', 'pose'):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    depth_mm = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
-    ok = cv2.imwrite(str(root / 'color' / '000000.jpg'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), _JPEG)
-    ok &= cv2.imwrite(str(root / 'depth' / '000000.png'), depth_mm, _PNG)
-    ok &= cv2.imwrite(str(root / 'label' / '000000.png'), label, _PNG)
-    if not ok:
-        raise OSError(f'OpenCV failed to write {root}')
-    (root / 'pose' / '000000.txt').write_text('\n'.join(' '.join(f'{v:.6f}' for v in r) for r in pose) + '\n')
+    write_labelled_frame(out / _frame_dir(split, index), '000000', rgb, depth, label, pose)
 
 
 def generate_benchmark(out_dir: Union[str, Path], unlabelled: int = 5000, labelled: int = 800, val: int = 200,
@@ -230,7 +155,7 @@ def generate_benchmark(out_dir: Union[str, Path], unlabelled: int = 5000, labell
     """
     counts = dict(unlabelled=check_int('unlabelled', unlabelled, 1), labelled=check_int('labelled', labelled, 1),
                   val=check_int('val', val, 1), test=check_int('test', test, 1))
-    height, width = check_int('height', height, 16), check_int('width', width, 16)
+    height, width = check_frame_size(height, width)
     seed = check_int('seed', seed, 0)
     out = Path(out_dir)
     meta = dict(generator='m33d_mm.synthetic.benchmark', version=VERSION, seed=seed, height=height, width=width,
@@ -253,8 +178,7 @@ def generate_benchmark(out_dir: Union[str, Path], unlabelled: int = 5000, labell
         (out / 'splits' / f'{split}.txt').write_text(''.join(f'{_frame_dir(split, i)}\n'
                                                               for i in range(counts[split])))
         arrays[f'{split}_rgb'] = np.stack([f[0] for f in frames])
-        arrays[f'{split}_depth'] = np.stack([np.rint(f[1] * 1000.0).clip(0, 65535).astype(np.uint16)
-                                             for f in frames])
+        arrays[f'{split}_depth'] = np.stack([depth_to_mm(f[1]) for f in frames])
         arrays[f'{split}_label'] = np.stack([f[2] for f in frames])
     np.savez_compressed(out / 'arrays.npz', **arrays)
     (out / 'meta.json').write_text(json.dumps(meta, indent=2) + '\n')

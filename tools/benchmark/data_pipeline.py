@@ -24,7 +24,7 @@ import torch
 
 import m33d_mm.datasets  # noqa: F401
 from m33d_mm.datasets import RGBDFrameDataset
-from m33d_mm.datasets.synthetic import generate_dataset
+from m33d_mm.synthetic.scenes import generate_dataset
 from m33d_mm.models import RGBDDataPreprocessor
 
 PIPELINE = [
@@ -45,7 +45,7 @@ VIDEO_PIPELINE = [
 
 def video_loader(args):
     from m33d_mm.datasets.rgbd_video import RGBDVideoDataset
-    from m33d_mm.datasets.synthetic_video import generate_video_dataset
+    from m33d_mm.synthetic.video import generate_video_dataset
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')  # where the clip transforms are registered
     root = args.data_root

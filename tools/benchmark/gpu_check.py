@@ -203,7 +203,7 @@ class Check:
         root = osp.join(self.scratch, 'synthetic_rgbd')
         if not osp.isdir(root):
             self.use_paths()
-            from m33d_mm.datasets.synthetic import generate_dataset
+            from m33d_mm.synthetic.scenes import generate_dataset
             size = dict(height=64, width=80) if self.args.dry_run else dict(height=240, width=320)
             generate_dataset(root, num_scenes=self.args.scenes + 1, frames_per_scene=self.args.frames, val_scenes=1,
                              seed=0,

@@ -5,24 +5,18 @@ Example:
 
 Re-running with the same arguments on a finished dataset returns at once, so scripts may call it every time.
 """
-import argparse
 import sys
 
-from m33d_mm.datasets.synthetic import generate_dataset, run_generator
+from m33d_mm.synthetic.cli import generator_parser, run_generator
+from m33d_mm.synthetic.scenes import generate_dataset
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', help='output directory (created if missing)')
+    parser = generator_parser(__doc__, height=240, width=320, seed_help='same seed gives identical files')
     parser.add_argument('--num-scenes', type=int, default=8, help='number of scenes')
     parser.add_argument('--frames-per-scene', type=int, default=16, help='frames along each camera trajectory')
-    parser.add_argument('--height', type=int, default=240, help='image height in pixels')
-    parser.add_argument('--width', type=int, default=320, help='image width in pixels')
-    parser.add_argument('--seed', type=int, default=0, help='master seed; same seed gives identical files')
     parser.add_argument('--val-scenes', type=int, default=2, help='scenes in the val split (the last ones)')
     parser.add_argument('--workers', type=int, default=1, help='processes rendering scenes in parallel')
-    parser.add_argument('--force', action='store_true',
-                        help='replace a different or partial dataset already in out_dir')
     return parser.parse_args(argv)
 
 

@@ -5,27 +5,20 @@ Example:
 
 Re-running with the same arguments on a finished dataset returns at once, so scripts may call it every time.
 """
-import argparse
 import sys
 
-from m33d_mm.datasets.synthetic import run_generator
-from m33d_mm.datasets.synthetic_video import generate_video_dataset
+from m33d_mm.synthetic.cli import generator_parser, run_generator
+from m33d_mm.synthetic.video import generate_video_dataset
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', help='output directory (created if missing)')
+    parser = generator_parser(__doc__, height=96, width=128, seed_help='same seed gives identical videos', even=True)
     parser.add_argument('--videos-per-class', type=int, default=16, help='videos of each motion class')
     parser.add_argument('--val-per-class', type=int, default=4, help='videos of each class in the val split')
     parser.add_argument('--num-frames', type=int, default=32, help='frames per video')
-    parser.add_argument('--height', type=int, default=96, help='frame height in pixels (even)')
-    parser.add_argument('--width', type=int, default=128, help='frame width in pixels (even)')
-    parser.add_argument('--seed', type=int, default=0, help='master seed; same seed gives identical videos')
     parser.add_argument('--rgb-format', choices=['mp4', 'frames'], default='mp4',
                         help='RGB as mp4v video files (decoded with decord) or as JPEG frame folders')
     parser.add_argument('--fps', type=int, default=25, help='frame rate of the mp4 files')
-    parser.add_argument('--force', action='store_true',
-                        help='replace a different or partial dataset already in out_dir')
     return parser.parse_args(argv)
 
 

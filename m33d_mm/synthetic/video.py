@@ -36,7 +36,9 @@ from typing import Dict, List, Tuple, Union
 import cv2
 import numpy as np
 
-from .synthetic import check_int, prepare_output_dir
+from .cli import check_frame_size, check_int, prepare_output_dir
+from .renderer import keyed_rng
+from .writers import JPEG_PARAMS, PNG_PARAMS, depth_to_mm, frame_name
 
 __all__ = ['MOTION_CLASSES', 'GENERATOR', 'VERSION', 'sample_video_params', 'render_video', 'generate_video_dataset']
 
@@ -44,18 +46,10 @@ GENERATOR = 'm33d_mm.synthetic_video'
 VERSION = 1
 MOTION_CLASSES = ('left_right', 'toward_away', 'orbit', 'bounce', 'static')
 
-_FRAME_DIGITS = 6
-_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-_JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95]
 _GENERATED = ('videos', 'frames', 'depth', 'annotations', 'meta.json')
 # Fraction of depth readings dropped at random, as ToF / structured-light sensors do.
 _DROPOUT = 0.01
 _LIGHT = np.array([0.4, -0.8, -0.45]) / np.linalg.norm([0.4, -0.8, -0.45])
-
-
-def keyed_rng(seed: int, *key: int) -> np.random.Generator:
-    # Keyed streams: a video's content depends on (seed, label, index) only, not on generation order.
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -200,10 +194,6 @@ def _annotation_text(entries: List[tuple]) -> str:
     return ''.join(f'{rgb} {depth} {label}\n' for label, _, rgb, depth in entries)
 
 
-def _frame_name(frame: int) -> str:
-    return f'{frame:0{_FRAME_DIGITS}d}'
-
-
 def _is_complete(out: Path, meta: dict, splits: Dict[str, List[tuple]], num_frames: int) -> bool:
     try:
         if json.loads((out / 'meta.json').read_text()) != meta:
@@ -218,7 +208,7 @@ def _is_complete(out: Path, meta: dict, splits: Dict[str, List[tuple]], num_fram
             if meta['rgb_format'] == 'mp4' and not (out / rgb).is_file():
                 return False
             for frame in range(num_frames):
-                name = _frame_name(frame)
+                name = frame_name(frame)
                 if not (out / depth / f'{name}.png').is_file():
                     return False
                 if meta['rgb_format'] == 'frames' and not (out / rgb / f'{name}.jpg').is_file():
@@ -230,10 +220,10 @@ def write_video(out: Path, rgb_rel: str, depth_rel: str, rgb: np.ndarray, depth:
                  fps: int) -> None:
     depth_dir = out / depth_rel
     depth_dir.mkdir(parents=True, exist_ok=True)
-    depth_mm = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
+    depth_mm = depth_to_mm(depth)
     for frame, values in enumerate(depth_mm):
-        if not cv2.imwrite(str(depth_dir / f'{_frame_name(frame)}.png'), values, _PNG_PARAMS):
-            raise OSError(f'OpenCV failed to write {depth_dir / _frame_name(frame)}.png')
+        if not cv2.imwrite(str(depth_dir / f'{frame_name(frame)}.png'), values, PNG_PARAMS):
+            raise OSError(f'OpenCV failed to write {depth_dir / frame_name(frame)}.png')
     (depth_dir / 'depth_meta.json').write_text(json.dumps(dict(depth_scale=1000.0, source=GENERATOR)) + '\n')
     bgr = rgb[..., ::-1]
     if rgb_format == 'mp4':
@@ -250,8 +240,8 @@ def write_video(out: Path, rgb_rel: str, depth_rel: str, rgb: np.ndarray, depth:
         frame_dir = out / rgb_rel
         frame_dir.mkdir(parents=True, exist_ok=True)
         for frame, values in enumerate(bgr):
-            if not cv2.imwrite(str(frame_dir / f'{_frame_name(frame)}.jpg'), values, _JPEG_PARAMS):
-                raise OSError(f'OpenCV failed to write {frame_dir / _frame_name(frame)}.jpg')
+            if not cv2.imwrite(str(frame_dir / f'{frame_name(frame)}.jpg'), values, JPEG_PARAMS):
+                raise OSError(f'OpenCV failed to write {frame_dir / frame_name(frame)}.jpg')
 
 
 def _check_decodable(path: Path, num_frames: int, height: int, width: int) -> None:
@@ -311,10 +301,7 @@ def generate_video_dataset(out_dir: Union[str, Path],
         raise ValueError(f'val_per_class must be smaller than videos_per_class, got {val_per_class} >= '
                          f'{videos_per_class}')
     num_frames = check_int('num_frames', num_frames, 1)
-    height = check_int('height', height, 16)
-    width = check_int('width', width, 16)
-    if height % 2 or width % 2:
-        raise ValueError(f'height and width must be even, got {height} x {width}')
+    height, width = check_frame_size(height, width, even=True)
     seed = check_int('seed', seed, 0)
     fps = check_int('fps', fps, 1)
     if rgb_format not in ('mp4', 'frames'):

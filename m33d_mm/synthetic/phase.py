@@ -1,6 +1,6 @@
 """Synthetic long RGB-D videos with phase segments, in the OR-AR layout of ``docs/video.md``.
 
-Each video is one scene of :mod:`m33d_mm.datasets.synthetic_video` (walls, floor, textured sphere) whose
+Each video is one scene of :mod:`m33d_mm.synthetic.video` (walls, floor, textured sphere) whose
 sphere changes its motion a few times: every stretch of one motion is a phase, and the phases are the motion
 classes (``left_right``, ``toward_away``, ``orbit``, ``bounce``, ``static``). Phases of a video are distinct
 and in random order. Annotated segments extend ``overlap`` frames beyond each change of motion on both sides,
@@ -21,8 +21,9 @@ from typing import Tuple, Union
 
 import numpy as np
 
-from .synthetic import check_int, prepare_output_dir
-from .synthetic_video import MOTION_CLASSES, keyed_rng, render_video, sample_video_params, write_video
+from .cli import check_frame_size, check_int, prepare_output_dir
+from .renderer import keyed_rng
+from .video import MOTION_CLASSES, render_video, sample_video_params, write_video
 
 __all__ = ['PHASES', 'generate_phase_dataset']
 
@@ -32,7 +33,7 @@ VERSION = 1
 # What stays the same when the motion changes: the room, the camera and the sphere's look and start position.
 _SCENE_KEYS = ('radius', 'camera_height', 'wall_z', 'side_wall', 'centre', 'textures', 'spin_axis')
 _GENERATED = ('videos', 'annotations', 'meta.json')
-# Keyed streams of this generator, apart from those of synthetic_video.
+# Keyed streams of this generator, apart from those of the motion videos.
 _STREAM = 7
 
 
@@ -96,10 +97,7 @@ def generate_phase_dataset(out_dir: Union[str, Path],
     if low > high:
         raise ValueError(f'segment_frames must be (min, max) with min <= max, got {tuple(segment_frames)}')
     overlap = check_int('overlap', overlap, 0)
-    height = check_int('height', height, 16)
-    width = check_int('width', width, 16)
-    if height % 2 or width % 2:
-        raise ValueError(f'height and width must be even, got {height} x {width}')
+    height, width = check_frame_size(height, width, even=True)
     seed = check_int('seed', seed, 0)
 
     out = Path(out_dir)
