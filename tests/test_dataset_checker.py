@@ -1,4 +1,4 @@
-"""tools/data/check_dataset.py and m33d_mm.datasets.checker report every damaged file of a dataset, by kind."""
+"""tools/data/check_dataset.py and m33d_mm.tools.dataset_checker report every damaged file of a dataset, by kind."""
 import importlib.util
 import json
 import shutil
@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from m33d_mm.datasets.checker import PROBLEM_KINDS, Problem, check_sample, list_dataset, register_check, run_checks
+from m33d_mm.tools.dataset_checker import (PROBLEM_KINDS, Problem, check_sample, list_dataset, register_check,
+                                           run_checks)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -271,7 +272,7 @@ def test_every_registered_dataset_type_has_a_checker():
     from mmpretrain.registry import DATASETS as PRETRAIN
     from mmseg.registry import DATASETS as SEG
 
-    from m33d_mm.datasets.checker import DATASET_LISTERS
+    from m33d_mm.tools.dataset_checker import DATASET_LISTERS
     ours = {name for registry in (PRETRAIN, SEG, ACTION) for name, cls in registry.module_dict.items()
             if cls.__module__.startswith('m33d_mm.') and name != 'RobustDataset'}
     assert ours and ours <= set(DATASET_LISTERS), sorted(ours - set(DATASET_LISTERS))

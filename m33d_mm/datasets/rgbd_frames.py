@@ -33,8 +33,6 @@ class RGBDFrameDataset(BaseDataset):
         test_mode (bool): mmengine's flag.
     """
 
-    METAINFO = dict(modalities=('rgb', 'depth'))
-
     def __init__(self,
                  data_root: str,
                  split_file: Optional[str] = None,

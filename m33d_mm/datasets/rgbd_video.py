@@ -117,8 +117,6 @@ class RGBDVideoDataset(BaseDataset):
         metainfo (dict, optional): e.g. ``dict(classes=(...))``.
     """
 
-    METAINFO = dict(modalities=('rgb', 'depth'))
-
     def __init__(self,
                  ann_file: str,
                  pipeline: Sequence = (),

@@ -21,7 +21,8 @@ import time
 from collections import Counter
 
 import m33d_mm  # noqa: F401  (stack fixes must precede torchvision/mmseg/mmaction imports)
-from m33d_mm.datasets.checker import DATASET_LISTERS, PROBLEM_KINDS, list_dataset, run_checks, unwrap_dataset_cfg
+from m33d_mm.tools.dataset_checker import (DATASET_LISTERS, PROBLEM_KINDS, list_dataset, run_checks,
+                                           unwrap_dataset_cfg)
 
 FRAME_OVERRIDES = ('split_file', 'frame_skip', 'label_dir')
 

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .image_checks import collected
-from .label_maps import nyu40_to_nyu40_train
-from .rgbd_frames import RGBDFrameDataset
-from .rgbd_video import RGBDVideoDataset, read_video_list
-from .transforms.rgbd import RGBDDataError, read_depth, read_rgb
-from .transforms.video import DEPTH_FRAME_EXTENSIONS, list_frames, open_rgb_frames, read_depth_scale
+from ..datasets.image_checks import collected
+from ..datasets.label_maps import nyu40_to_nyu40_train
+from ..datasets.rgbd_frames import RGBDFrameDataset
+from ..datasets.rgbd_video import RGBDVideoDataset, read_video_list
+from ..datasets.transforms.rgbd import RGBDDataError, read_depth, read_rgb
+from ..datasets.transforms.video import DEPTH_FRAME_EXTENSIONS, list_frames, open_rgb_frames, read_depth_scale
 
 PROBLEM_KINDS: Dict[str, str] = {
     'missing_path': 'data root, split file, annotation list, scene, video or frame folder does not exist',
