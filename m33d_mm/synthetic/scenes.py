@@ -169,20 +169,22 @@ class _FloorPlan:
 # piece), or [] if it did not fit. ``tops`` collects table tops that small objects may stand on.
 
 
-def _make_cabinet(rng, plan, tops):
-    spot = plan.place(rng.uniform(0.4, 1.0), rng.uniform(0.35, 0.6), against_wall=rng.random() < 0.8)
+def _standing_block(rng, spot: Optional[Rect], heights: Tuple[float, float], label: int) -> List[Box]:
+    """A block on the floor over ``spot``, of a height drawn from ``heights``; [] if no spot was found."""
     if spot is None:
         return []
     x0, y0, x1, y1 = spot
-    return [box((x0, y0, 0), (x1, y1, rng.uniform(1.2, 2.1)), CABINET, random_material(rng))]
+    return [box((x0, y0, 0), (x1, y1, rng.uniform(*heights)), label, random_material(rng))]
+
+
+def _make_cabinet(rng, plan, tops):
+    spot = plan.place(rng.uniform(0.4, 1.0), rng.uniform(0.35, 0.6), against_wall=rng.random() < 0.8)
+    return _standing_block(rng, spot, (1.2, 2.1), CABINET)
 
 
 def _make_bed(rng, plan, tops):
     spot = plan.place(rng.uniform(1.4, 2.0), rng.uniform(1.9, 2.2), against_wall=rng.random() < 0.9)
-    if spot is None:
-        return []
-    x0, y0, x1, y1 = spot
-    return [box((x0, y0, 0), (x1, y1, rng.uniform(0.4, 0.65)), BED, random_material(rng))]
+    return _standing_block(rng, spot, (0.4, 0.65), BED)
 
 
 def _make_door(rng, plan, tops):

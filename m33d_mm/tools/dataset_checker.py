@@ -28,7 +28,7 @@ from ..datasets.image_checks import collected
 from ..datasets.label_maps import nyu40_to_nyu40_train
 from ..datasets.rgbd_frames import RGBDFrameDataset
 from ..datasets.rgbd_video import RGBDVideoDataset, read_video_list
-from ..datasets.transforms.rgbd import RGBDDataError, read_depth, read_rgb
+from ..datasets.transforms.rgbd import RGBDDataError, read_depth, read_rgb, read_unchanged
 from ..datasets.transforms.video import DEPTH_FRAME_EXTENSIONS, list_frames, open_rgb_frames, read_depth_scale
 
 PROBLEM_KINDS: Dict[str, str] = {
@@ -136,15 +136,7 @@ def _loaded(problems: List[Problem], path: str, load: Callable[[str], Any]):
 
 def read_label(path: str) -> np.ndarray:
     """Label image as stored (NYU40 ids expected); raises :class:`RGBDDataError` naming the file."""
-    try:
-        with open(path, 'rb') as f:
-            buffer = f.read()
-    except OSError as err:
-        raise RGBDDataError(f'cannot read label image {path}: {err}') from err
-    label = cv2.imdecode(np.frombuffer(buffer, np.uint8), cv2.IMREAD_UNCHANGED) if buffer else None
-    if label is None:
-        raise RGBDDataError(f'label image {path} is empty or corrupt (could not be decoded)')
-    return label
+    return read_unchanged(path, 'label image')
 
 
 def _check_label(problems: List[Problem], path: str, image_shape) -> None:

@@ -36,6 +36,23 @@ def read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def read_unchanged(path: str, what: str) -> np.ndarray:
+    """An image file decoded as stored (any depth and channel count); errors name ``what`` and the file.
+
+    Raises:
+        RGBDDataError: the file cannot be read, is empty or does not decode.
+    """
+    try:
+        with open(path, 'rb') as f:
+            buffer = f.read()
+    except OSError as err:
+        raise RGBDDataError(f'cannot read {what} {path}: {err}') from err
+    image = cv2.imdecode(np.frombuffer(buffer, np.uint8), cv2.IMREAD_UNCHANGED) if buffer else None
+    if image is None:
+        raise RGBDDataError(f'{what} {path} is empty or corrupt (could not be decoded)')
+    return image
+
+
 def read_depth(path: str, depth_scale: float) -> np.ndarray:
     """``(H, W)`` float32 depth in metres with 0 where missing.
 
@@ -43,14 +60,7 @@ def read_depth(path: str, depth_scale: float) -> np.ndarray:
         path (str): single-channel 16-bit PNG (ScanNet / NYUv2 convention: millimetres, 0 = missing).
         depth_scale (float): raw units per metre (1000 for millimetres).
     """
-    try:
-        with open(path, 'rb') as f:
-            buffer = f.read()
-    except OSError as err:
-        raise RGBDDataError(f'cannot read depth map {path}: {err}') from err
-    depth = cv2.imdecode(np.frombuffer(buffer, np.uint8), cv2.IMREAD_UNCHANGED) if buffer else None
-    if depth is None:
-        raise RGBDDataError(f'depth map {path} is empty or corrupt (could not be decoded)')
+    depth = read_unchanged(path, 'depth map')
     if depth.ndim != 2:
         raise RGBDDataError(f'depth map {path} has {depth.shape[2]} channels, expected a single-channel '
                             '16-bit PNG')
