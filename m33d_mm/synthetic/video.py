@@ -26,7 +26,10 @@ style tree)::
     annotations/classes.txt               one class name per line, line i = label i
     meta.json                             generation settings, written last (marks a finished dataset)
 
-Only numpy and OpenCV are used.
+Only numpy and OpenCV are used. Streams, file names and image encodings are those of the other generators
+(:mod:`m33d_mm.synthetic.renderer`, :mod:`m33d_mm.synthetic.writers`). The caster itself, float64 in camera
+coordinates for one sphere in front of fixed planes, stays apart from the renderer's ``render_frame``: its exact
+arithmetic defines the bytes of the video datasets written so far.
 """
 import json
 import time
