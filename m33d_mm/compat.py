@@ -4,6 +4,8 @@
 ``torchrun`` workers, pytest, ``custom_imports=['m33d_mm...']``) gets them before torchvision, mmseg or
 mmaction are first imported. Each fix checks that its defect is present and otherwise does nothing, so on a
 machine where the real thing works (full mmcv, a CUDA build of torch/torchvision) this module changes nothing.
+``M33D_DISABLE_COMPAT=1`` turns every fix off, ``M33D_DISABLE_COMPAT=name,...`` the named ones (keys of
+``FIXES``): the tests reproduce each defect that way.
 
 * D1 ``torchvision`` next to a CPU-only torch: its ``_C`` extension links CUDA and fails to load, after which
   ``import torchvision`` dies registering fake kernels for ops whose schema never got defined.

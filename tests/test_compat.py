@@ -30,27 +30,15 @@ SNIPPETS = dict(
 )
 
 
-def run_python(code, run_tool, tmp_path, disable=False):
-    """Run ``code`` after ``import m33d_mm``; ``disable``: True for no fixes at all, or the name of one fix."""
+def run_python(code, run_tool, tmp_path, disable=None):
+    """Run ``code`` after ``import m33d_mm``, with the fix named ``disable`` (a key of ``compat.FIXES``) off."""
     script = tmp_path / 'snippet.py'
-    header = '' if disable is True else 'import m33d_mm\n'
-    script.write_text(header + code)
-    value = '1' if disable is True else disable
-    return run_tool([script], check=False, env=dict(M33D_DISABLE_COMPAT=value) if disable else None)
+    script.write_text('import m33d_mm\n' + code)
+    return run_tool([script], check=False, env=dict(M33D_DISABLE_COMPAT=disable) if disable else None)
 
 
-@pytest.mark.parametrize('name', sorted(SNIPPETS))
-def test_fix_makes_import_work_and_is_needed(name, run_tool, tmp_path):
-    with_fix = run_python(SNIPPETS[name], run_tool, tmp_path)
-    assert with_fix.returncode == 0, with_fix.stderr[-2000:]
-    if compat.APPLIED[name]:
-        # the defect is present on this machine: without the fix the same code fails
-        without = run_python(SNIPPETS[name], run_tool, tmp_path, disable=True)
-        assert without.returncode != 0
-
-
-# Fixes of the runner: each snippet fails with only that fix disabled (where its defect is present).
-RUNNER_SNIPPETS = dict(
+# Fixes of the runner
+SNIPPETS.update(
     checkpoint_check=textwrap.dedent("""
         import os, tempfile, torch
         from mmengine.model import BaseModel
@@ -73,6 +61,12 @@ RUNNER_SNIPPETS = dict(
             assert f'{other} does not fit the model of this config' in str(err), err
         else:
             raise SystemExit('a runner was built to load a checkpoint of another model')
+        try:
+            Runner(Net(4), work_dir=work_dir, load_from=os.path.join(work_dir, 'absent.pth'), resume=True)
+        except KeyError as err:
+            assert 'absent.pth (load_from / --resume) does not exist' in str(err), err
+        else:
+            raise SystemExit('a runner was built to resume from a missing file')
     """),
     cpu_amp=textwrap.dedent("""
         import torch
@@ -99,17 +93,18 @@ RUNNER_SNIPPETS = dict(
 )
 
 
-@pytest.mark.parametrize('name', sorted(RUNNER_SNIPPETS))
-def test_runner_fix_makes_it_work_and_is_needed(name, run_tool, tmp_path):
-    with_fix = run_python(RUNNER_SNIPPETS[name], run_tool, tmp_path)
+@pytest.mark.parametrize('name', sorted(SNIPPETS))
+def test_fix_makes_it_work_and_is_needed(name, run_tool, tmp_path):
+    with_fix = run_python(SNIPPETS[name], run_tool, tmp_path)
     assert with_fix.returncode == 0, with_fix.stderr[-2000:]
     if compat.APPLIED[name]:
-        without = run_python(RUNNER_SNIPPETS[name], run_tool, tmp_path, disable=name)
+        # the defect is present on this machine: with only this fix disabled the same code fails
+        without = run_python(SNIPPETS[name], run_tool, tmp_path, disable=name)
         assert without.returncode != 0
 
 
 def test_an_uncaught_checkpoint_error_is_one_line(run_tool, tmp_path):
-    code = RUNNER_SNIPPETS['checkpoint_check'].split('try:')[0] + 'Runner(Net(4), work_dir=work_dir, load_from=other)\n'
+    code = SNIPPETS['checkpoint_check'].split('try:')[0] + 'Runner(Net(4), work_dir=work_dir, load_from=other)\n'
     proc = run_python(code, run_tool, tmp_path)
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]

@@ -6,5 +6,5 @@ from .layer_decay import RGBDViTLayerDecayOptimizerConstructor
 from .optim_wrapper import AutocastOptimWrapper, CPUAmpOptimWrapper
 from .visualization_hook import ReconstructionVisualizationHook  # noqa: F401
 
-__all__ = ['AtomicCheckpointHook', 'AutocastOptimWrapper', 'CPUAmpOptimWrapper', 'NonFiniteLossHook', 'ResumeLRHook', 'RNGStateHook',
-           'RGBDViTLayerDecayOptimizerConstructor']
+__all__ = ['AtomicCheckpointHook', 'AutocastOptimWrapper', 'CPUAmpOptimWrapper', 'NonFiniteLossHook', 'ResumeLRHook',
+           'RNGStateHook', 'RGBDViTLayerDecayOptimizerConstructor']
