@@ -4,6 +4,8 @@
 ``torchrun`` workers, pytest, ``custom_imports=['m33d_mm...']``) gets them before torchvision, mmseg or
 mmaction are first imported. Each fix checks that its defect is present and otherwise does nothing, so on a
 machine where the real thing works (full mmcv, a CUDA build of torch/torchvision) this module changes nothing.
+``M33D_DISABLE_COMPAT=1`` turns every fix off, ``M33D_DISABLE_COMPAT=name,...`` the named ones (keys of
+``FIXES``): the tests reproduce each defect that way.
 
 * D1 ``torchvision`` next to a CPU-only torch: its ``_C`` extension links CUDA and fails to load, after which
   ``import torchvision`` dies registering fake kernels for ops whose schema never got defined.
@@ -30,7 +32,23 @@ machine where the real thing works (full mmcv, a CUDA build of torch/torchvision
   ``m33d_mm`` has no registry. The project's configs name their own scopes (their mmpretrain / mmseg / mmaction
   bases), so they are read like a local base: from the installed package's ``.mim/configs`` or, in a checkout,
   from ``configs/``.
+* D11 mmengine loads ``load_from`` / ``resume`` checkpoints non-strictly: a checkpoint of another model only logs a
+  warning, and training or evaluation goes on with part of the model at random. Every runner checks its
+  checkpoint when it is built (:func:`m33d_mm.engine.checks.check_runner_checkpoint`), and an uncaught
+  checkpoint error ends the process in one line naming the file (:func:`m33d_mm.engine.checks.install_error_hook`).
+* D12 mmengine's ``AmpOptimWrapper`` asserts a CUDA/NPU/MLU/MUSA device, so ``--amp`` and the MAE recipes' AMP
+  fail on CPU machines; there it is built as bf16 autocast without loss scaling
+  (:class:`m33d_mm.engine.optim_wrapper.CPUAmpOptimWrapper`).
+* D13 neither mmengine's runner nor the stock tools destroy the process group; left to interpreter shutdown,
+  gloo's threads can abort a finished process (SIGABRT, a failed ``torchrun``). It is destroyed at exit, after a
+  barrier unless the process is ending on an uncaught exception.
+* D14 ``_base_ = 'mmpretrain::...'`` gives the MAE recipes' ``collate_fn=dict(type='default_collate')`` a
+  ``_scope_`` key, which mmengine's ``Runner.build_dataloader`` passes on to the function (``TypeError:
+  default_collate() got an unexpected keyword argument '_scope_'``); the key is dropped there.
 """
+import atexit
+import copy
+import functools
 import glob
 import importlib.util
 import os
@@ -285,6 +303,96 @@ def fix_image_load_errors():
     return True
 
 
+def _checking_init(original):
+    from m33d_mm.engine.checks import check_runner_checkpoint
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        check_runner_checkpoint(self)
+
+    __init__._m33d_patched = True
+    return __init__
+
+
+def fix_checkpoint_check():
+    """D11: a runner refuses, when built, a ``load_from`` / ``resume`` checkpoint that does not fit its model."""
+    from mmengine.runner import FlexibleRunner, Runner
+
+    from m33d_mm.engine.checks import install_error_hook
+    changed = install_error_hook()
+    for runner_cls in (Runner, FlexibleRunner):
+        if not getattr(runner_cls.__init__, '_m33d_patched', False):
+            runner_cls.__init__ = _checking_init(runner_cls.__init__)
+            changed = True
+    return changed
+
+
+def fix_cpu_amp():
+    """D12: ``AmpOptimWrapper`` becomes bf16 autocast where mmengine's needs a GPU and finds none."""
+    from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
+    if is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available():
+        return False
+    from mmengine.registry import OPTIM_WRAPPERS
+
+    from m33d_mm.engine.optim_wrapper import CPUAmpOptimWrapper
+    if OPTIM_WRAPPERS.get('AmpOptimWrapper') is CPUAmpOptimWrapper:
+        return False
+    OPTIM_WRAPPERS.register_module(name='AmpOptimWrapper', module=CPUAmpOptimWrapper, force=True)
+    return True
+
+
+def destroy_process_group():
+    """D13: at exit, destroy the default process group (after a barrier when the process ends normally)."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        # sys.last_value is set for an uncaught exception: the other ranks may never reach a barrier then
+        if not hasattr(sys, 'last_value'):
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def fix_process_group_teardown():
+    """D13: the process group is destroyed before interpreter shutdown, where gloo's threads can abort."""
+    atexit.unregister(destroy_process_group)
+    atexit.register(destroy_process_group)
+    return True
+
+
+def _without_collate_scope(dataloader):
+    collate = dataloader.get('collate_fn') if isinstance(dataloader, dict) else None
+    if not isinstance(collate, dict) or '_scope_' not in collate:
+        return dataloader
+    dataloader = copy.deepcopy(dataloader)
+    dataloader['collate_fn'].pop('_scope_')
+    return dataloader
+
+
+def _scope_free_build_dataloader(original):
+
+    @functools.wraps(original)
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        return original(_without_collate_scope(dataloader), seed=seed, diff_rank_seed=diff_rank_seed)
+
+    build_dataloader._m33d_patched = True
+    return staticmethod(build_dataloader)
+
+
+def fix_collate_fn_scope():
+    """D14: the ``_scope_`` of a ``collate_fn`` inherited from another package's base config is not an argument."""
+    from mmengine.runner import FlexibleRunner, Runner
+
+    changed = False
+    for runner_cls in (Runner, FlexibleRunner):
+        if not getattr(runner_cls.build_dataloader, '_m33d_patched', False):
+            runner_cls.build_dataloader = _scope_free_build_dataloader(runner_cls.build_dataloader)
+            changed = True
+    return changed
+
+
 FIXES = dict(
     torchvision_ops=fix_torchvision_ops,
     mmaction_drn=fix_mmaction_drn,
@@ -296,14 +404,32 @@ FIXES = dict(
     checkpoint_saving=fix_checkpoint_saving,
     mid_epoch_resume=fix_mid_epoch_resume,
     image_load_errors=fix_image_load_errors,
+    checkpoint_check=fix_checkpoint_check,
+    cpu_amp=fix_cpu_amp,
+    process_group_teardown=fix_process_group_teardown,
+    collate_fn_scope=fix_collate_fn_scope,
 )
 
 
+def disabled_fixes():
+    """``M33D_DISABLE_COMPAT``: ``1`` turns every fix off, a comma-separated list of ``FIXES`` names those."""
+    value = os.environ.get('M33D_DISABLE_COMPAT', '').strip()
+    if not value:
+        return set()
+    if value == '1':
+        return set(FIXES)
+    names = {name.strip() for name in value.split(',') if name.strip()}
+    unknown = names - set(FIXES)
+    if unknown:
+        raise ValueError(f'M33D_DISABLE_COMPAT: unknown fixes {sorted(unknown)}; expected 1 or names from '
+                         f'{sorted(FIXES)}')
+    return names
+
+
 def apply():
-    """Apply every fix once; returns ``{name: True if it changed something}``."""
-    if os.environ.get('M33D_DISABLE_COMPAT'):
-        return {}
+    """Apply every fix once; returns ``{name: True if it changed something}`` for the fixes applied."""
+    disabled = disabled_fixes()
     for name, fix in FIXES.items():
-        if name not in APPLIED:
+        if name not in APPLIED and name not in disabled:
             APPLIED[name] = fix()
-    return {name: APPLIED[name] for name in FIXES}
+    return {name: APPLIED[name] for name in FIXES if name in APPLIED}

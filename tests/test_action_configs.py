@@ -64,7 +64,7 @@ def test_vitb_layer_decay_groups(path):
     cfg.model.backbone.pretrained = None
     with DefaultScope.overwrite_default_scope('mmaction'):
         model = MODELS.build(cfg.model)
-        # tools/train.py turns AmpOptimWrapper into bf16 autocast on CPU; the groups do not depend on it
+        # m33d_mm.compat (D12) builds AmpOptimWrapper as bf16 autocast on CPU; the groups do not depend on it
         wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='OptimWrapper'))
     base_lr = 5e-4 * 64 / 256
     scale = {}

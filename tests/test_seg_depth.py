@@ -30,6 +30,27 @@ def tiny_head(**kwargs):
     return head
 
 
+def test_dpt_head_initialises_its_mmseg_base_with_the_former_weights_and_outputs():
+    """BaseDecodeHead.__init__ runs (its attributes are there) without adding tensors or drawing random numbers:
+    the state-dict keys, the seeded initial weights and the output are those of the head before it called it."""
+    import hashlib
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    torch.manual_seed(0)
+    head = tiny_head()
+    assert isinstance(head, BaseDecodeHead) and not hasattr(head, 'conv_seg') and head.dropout is None
+    assert (head.num_classes, head.out_channels, head.input_transform, head.in_index) == (1, 1, 'multiple_select',
+                                                                                          [0, 1, 2, 3])
+    keys = list(head.state_dict())
+    assert len(keys) == 60 and hashlib.sha1(' '.join(keys).encode()).hexdigest() == \
+        '3c10004d2ba131da30b79b66098f20003b53e9c0'
+    assert sum(float(v.double().sum()) for v in head.state_dict().values()) == pytest.approx(1.0988192771337708,
+                                                                                           rel=1e-6)
+    torch.manual_seed(1)
+    out = head(tuple(torch.randn(2, 32, 3, 5) for _ in range(4))).detach().double()
+    assert float(out.sum()) == pytest.approx(19306.66605067253, rel=1e-5)
+    assert float(out.pow(2).sum()) == pytest.approx(48535.23242684232, rel=1e-5)
+
+
 @pytest.mark.parametrize('grid', [(4, 4), (5, 7), (3, 8)])
 def test_dpt_head_output_size_and_positivity(grid):
     head = tiny_head()

@@ -112,3 +112,22 @@ def test_converters_create_a_missing_output_folder(tmp_path):
                               timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert dst.is_file()
+
+
+def test_a_stock_openmmlab_train_tool_gets_the_project_fixes_and_checks(synthetic_root, tmp_path, run_tool):
+    """mmpretrain's own tools/train.py (no project code; `custom_imports` brings m33d_mm): AMP on a CPU-only
+    machine, and a checkpoint of another model refused in one line, as with tools/train.py and `mim train`."""
+    import mmpretrain
+    stock = os.path.join(os.path.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
+    options = [f'train_dataloader.dataset.data_root={synthetic_root}', 'train_dataloader.num_workers=0',
+               'train_dataloader.batch_size=4', 'train_cfg.max_epochs=1']
+    work = tmp_path / 'amp'
+    run_tool([stock, 'configs/quickstart/m33d_tiny_synthetic_stage1.py', '--work-dir', work, '--amp',
+              '--no-persistent-workers', '--cfg-options', *options])
+    assert (work / 'epoch_1.pth').is_file()
+    wrong = run_tool([stock, 'configs/quickstart/m33d_tiny_synthetic_seg.py', '--work-dir', tmp_path / 'seg',
+                      '--no-persistent-workers', '--cfg-options', 'model.backbone.pretrained=None',
+                      f'load_from={work / "epoch_1.pth"}'], check=False)
+    assert wrong.returncode != 0 and 'Traceback' not in wrong.stderr, wrong.stderr[-3000:]
+    last = wrong.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ') and f'{work / "epoch_1.pth"} does not fit the model of this config' in last

@@ -1,31 +1,14 @@
-"""Evaluate a checkpoint with mmengine's runner (same interface as OpenMMLab's tools/test.py)."""
+"""Evaluate a checkpoint with mmengine's runner (the stock OpenMMLab tools/test.py).
+
+The metrics also go to ``WORK_DIR/metrics.json``; the runner refuses a checkpoint that does not fit the model
+(``m33d_mm.compat``).
+"""
 import argparse
 import os
 import os.path as osp
 
-# Only argparse and mmengine's config helpers before the arguments are parsed: `--help` answers at once. The stack
-# (m33d_mm first: its fixes must precede torchvision/mmseg/mmaction imports) is imported in main().
+# Only argparse and mmengine's config helpers before the arguments are parsed: `--help` answers at once.
 from mmengine.config import DictAction
-
-
-def shutdown_distributed():
-    """Tear the process group down before exit: left to interpreter shutdown, gloo's threads can abort it."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
-def check_and_test(runner, args):
-    """Refuse a file that is no checkpoint of this model in one clear line, then evaluate."""
-    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint, trust_checkpoint
-    if args.trust_checkpoint:
-        trust_checkpoint(args.checkpoint)
-    try:
-        check_model_checkpoint(runner.model, args.checkpoint)
-        return runner.test()
-    except CheckpointMismatchError as err:
-        raise SystemExit(f'error: {err}') from None
 
 
 def parse_args():
@@ -74,9 +57,13 @@ def write_metrics(metrics, work_dir):
 
 def main():
     args = parse_args()
-    import m33d_mm  # noqa: F401
+    import m33d_mm  # noqa: F401  the stack fixes (m33d_mm.compat) precede mmengine's first model imports
     from mmengine.config import Config
+    from mmengine.dist import is_main_process
     from mmengine.runner import Runner
+    if args.trust_checkpoint:
+        from m33d_mm.models.checkpoint import trust_checkpoint
+        trust_checkpoint(args.checkpoint)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -85,17 +72,12 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
     if args.out is not None:
         add_dump_results(cfg, args.out)
-    runner = Runner.from_cfg(cfg)
-    metrics = check_and_test(runner, args)
-    from mmengine.dist import is_main_process
+    metrics = Runner.from_cfg(cfg).test()
     if is_main_process():
         print(f'metrics written to {write_metrics(metrics, cfg.work_dir)}')
-    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -32,8 +32,6 @@ train_dataloader = dict(
     batch_size=64,
     num_workers=8,
     persistent_workers=False,
-    # the MAE base's collate_fn carries a _scope_ key that the runner would pass on to the function
-    collate_fn=dict(_delete_=True, type='pseudo_collate'),
     dataset=dict(_delete_=True, type='RGBDFrameDataset', data_root=data_root,
                  split_file='splits/scannetv2_train.txt', frame_skip=25, pipeline=train_pipeline))
 

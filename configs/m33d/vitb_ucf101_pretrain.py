@@ -60,8 +60,6 @@ train_dataloader = dict(
     batch_size=24,
     num_workers=8,
     persistent_workers=False,
-    # the MAE base's collate_fn carries a _scope_ key that the runner would pass on to the function
-    collate_fn=dict(_delete_=True, type='pseudo_collate'),
     dataset=dict(
         _delete_=True,
         type='RGBDVideoDataset',

@@ -25,5 +25,4 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
-# SelfSupDataPreprocessor wants stacked tensors
-train_dataloader = dict(collate_fn=dict(type='default_collate'), dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

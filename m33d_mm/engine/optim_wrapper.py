@@ -11,8 +11,9 @@ class AutocastOptimWrapper(OptimWrapper):
     """``torch.autocast`` around the forward pass, without loss scaling.
 
     mmengine's ``AmpOptimWrapper`` refuses to run without CUDA/NPU/MLU/MUSA devices. bf16 keeps fp32's
-    exponent range, so it needs no loss scaling and runs on CPUs as well as GPUs; ``tools/train.py --amp``
-    picks this wrapper when no GPU is present.
+    exponent range, so it needs no loss scaling and runs on CPUs as well as GPUs. Where no GPU is present,
+    ``AmpOptimWrapper`` (``--amp``, the MAE recipes) is built as :class:`CPUAmpOptimWrapper`, this wrapper in
+    bf16 (:mod:`m33d_mm.compat`, D12).
 
     Args:
         dtype (str): 'bfloat16' (default) or 'float16' (GPU only; prefer ``AmpOptimWrapper`` there, which
@@ -30,3 +31,16 @@ class AutocastOptimWrapper(OptimWrapper):
         device = next(model.parameters()).device.type
         with super().optim_context(model), torch.autocast(device_type=device, dtype=self.cast_dtype):
             yield
+
+
+class CPUAmpOptimWrapper(AutocastOptimWrapper):
+    """What ``type='AmpOptimWrapper'`` builds on a machine without a GPU: bf16 autocast, no loss scaling.
+
+    mmengine's ``AmpOptimWrapper`` asserts that a CUDA/NPU/MLU/MUSA device is present; :mod:`m33d_mm.compat`
+    (D12) registers this class under its name there, so ``--amp`` and the MAE recipes' AMP run on CPUs. It takes
+    ``AmpOptimWrapper``'s arguments: ``loss_scale`` is not needed in bf16 and ``dtype`` (fp16 without loss scaling
+    would underflow) becomes ``'bfloat16'``; both are ignored.
+    """
+
+    def __init__(self, loss_scale='dynamic', dtype=None, use_fsdp: bool = False, **kwargs):
+        super().__init__(dtype='bfloat16', **kwargs)

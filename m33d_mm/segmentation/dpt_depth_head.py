@@ -1,5 +1,6 @@
 """DPT dense-prediction head for monocular depth (the paper's NYUv2 depth experiment, after MultiMAE)."""
 import math
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -96,10 +97,6 @@ class DPTDepthHead(BaseDecodeHead):
                  loss_decode=None,
                  align_corners: bool = False,
                  init_cfg: Optional[dict] = None):
-        # BaseDecodeHead's constructor builds a segmentation classifier (``conv_seg``) this head has no use for;
-        # like mmseg's VPDDepthHead, only BaseModule is initialised and the attributes the base methods and
-        # DepthEstimator read are set here.
-        super(BaseDecodeHead, self).__init__(init_cfg=init_cfg)
         if activation not in ACTIVATIONS:
             raise ValueError(f'DPTDepthHead.activation must be one of {sorted(ACTIVATIONS)}, got "{activation}"')
         if len(reassemble_channels) != 4 or len(in_index) != 4:
@@ -108,9 +105,18 @@ class DPTDepthHead(BaseDecodeHead):
         if not min_depth < init_depth < max_depth:
             raise ValueError(f'DPTDepthHead: init_depth={init_depth} must lie in (min_depth, max_depth) = '
                              f'({min_depth}, {max_depth})')
-        self._init_inputs([in_channels] * 4, list(in_index), 'multiple_select')
-        self.channels = channels
-        self.align_corners = align_corners
+        # One output channel, no threshold (this is regression, not binary segmentation) and no dropout; the
+        # base's 1x1 classifier `conv_seg` is replaced by `depth_pred` below. It is built under a forked RNG so
+        # that the head draws the same initial weights as a head without it.
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='threshold is not defined for binary')
+            warnings.filterwarnings('ignore', message='``build_loss`` would be deprecated')
+            super().__init__([in_channels] * 4, channels, num_classes=1, out_channels=1, dropout_ratio=0,
+                             in_index=list(in_index), input_transform='multiple_select',
+                             loss_decode=dict(type='BerHuLoss') if loss_decode is None else loss_decode,
+                             align_corners=align_corners, init_cfg=init_cfg)
+        del self.conv_seg
+        self.threshold = None
         self.activation = activation
         self.init_depth = init_depth
         self.min_depth, self.max_depth = min_depth, max_depth
@@ -133,12 +139,6 @@ class DPTDepthHead(BaseDecodeHead):
         self.depth_pred = nn.Sequential(
             nn.Conv2d(channels // 2, head_channels, 3, padding=1), nn.ReLU(),
             nn.Conv2d(head_channels, 1, 1))
-        if loss_decode is None:
-            loss_decode = dict(type='BerHuLoss')
-        if isinstance(loss_decode, dict):
-            self.loss_decode = MODELS.build(loss_decode)
-        else:
-            self.loss_decode = nn.ModuleList([MODELS.build(cfg) for cfg in loss_decode])
 
     def init_weights(self):
         super().init_weights()
