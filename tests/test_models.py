@@ -58,6 +58,8 @@ def test_modality_specific_encoders_have_separate_weights():
     n_layers = sum(p.numel() for p in shared.layers.parameters()) + sum(p.numel() for p in shared.ln1.parameters())
     assert sum(p.numel() for p in separate.parameters()) == n_shared + n_layers
     assert not separate.cross_modal_attention
+    with pytest.raises(ValueError, match='cross_modal_attention=True needs backbone.shared_encoder=True'):
+        RGBDViT(arch=TINY, patch_size=8, shared_encoder=False, cross_modal_attention=True)
     separate.init_weights()
     feats = separate.forward_modalities(make_inputs())
     assert feats['rgb'].shape == feats['depth'].shape == (2, 24, 32)

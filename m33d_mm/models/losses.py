@@ -26,13 +26,11 @@ class RGBReconstructionLoss(nn.Module):
     :class:`~m33d_mm.models.heads.RGBDReconstructionHead` when ``norm_pix`` is on.
     """
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """
         Args:
             pred, target (Tensor): ``(B, N, K)`` patch pixels.
-            mask (Tensor): ``(B, N)``, 1 for masked tokens (the ones that count).
-            valid (Tensor, optional): ``(B, N, K)`` pixel validity; RGB is always valid.
+            mask (Tensor): ``(B, N)``, 1 for masked tokens (the ones that count). Every RGB pixel is valid.
         """
         per_token = (pred.float() - target.float()).pow(2).mean(dim=-1)
         return _masked_mean(per_token, mask.float())
