@@ -5,11 +5,8 @@ the weighting must reproduce them (the same random draws in the same order, the 
 """
 import pytest
 import torch
-from mmpretrain.registry import MODELS
 
-import m33d_mm.models  # noqa: F401
-
-TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+from test_models import TINY, build_m33d
 WEIGHTS = dict(rgb=0.7, depth=1.3, contrastive=0.5, matching=0.25)
 
 CASES = {
@@ -34,20 +31,8 @@ CASES = {
 
 
 def build(**kwargs):
-    cfg = dict(
-        type='M33D',
-        backbone=dict(type='RGBDViT', arch=TINY, patch_size=8),
-        neck=dict(type='RGBDMAEDecoder', patch_size=8, in_channels=32, embed_dims=16, num_layers=1, num_heads=2),
-        head=dict(type='RGBDReconstructionHead', patch_size=8),
-        contrastive_loss=dict(type='PatchInfoNCELoss'),
-        matching_loss=dict(type='RGBDMatchingLoss', in_channels=32),
-        loss_weights=WEIGHTS,
-        cross_modal_tokens='shared_visible')
-    cfg.update(kwargs)
     torch.manual_seed(0)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model
+    return build_m33d(**dict(dict(loss_weights=WEIGHTS, cross_modal_tokens='shared_visible'), **kwargs))
 
 
 def fixed_inputs(video: bool):
