@@ -97,6 +97,17 @@ def test_video_tubelets_and_tube_masking():
     assert torch.equal(mask[:, 0], mask[:, 1])  # same spatial mask in every time slot
 
 
+@pytest.mark.parametrize('arch', ['small', 'deit-small', 'b', 'deit-tiny'])
+def test_arch_names_mean_what_they_mean_in_mmpretrain(arch):
+    from mmpretrain.models import VisionTransformer
+    vit = RGBDViT(arch=arch, patch_size=16, modalities=dict(rgb=3))
+    stock = VisionTransformer.arch_zoo[arch]
+    assert (vit.embed_dims, vit.num_layers) == (stock['embed_dims'], stock['num_layers'])
+    layer = vit.layers[0]
+    assert layer.attn.num_heads == stock['num_heads']
+    assert layer.ffn.layers[0][0].out_features == stock['feedforward_channels']
+
+
 def test_bad_inputs_raise_clear_errors():
     vit = RGBDViT(arch=TINY, patch_size=8)
     with pytest.raises(ValueError, match='not divisible by the patch size 8'):
@@ -107,6 +118,8 @@ def test_bad_inputs_raise_clear_errors():
         vit.forward_mim(dict(rgb=torch.randn(1, 3, 16, 16)))
     with pytest.raises(KeyError, match='unknown arch'):
         RGBDViT(arch='gigantic')
+    with pytest.raises(KeyError, match='"deit-tiny", as in mmpretrain'):
+        RGBDViT(arch='tiny')
     with pytest.raises(KeyError, match='mask_ratio'):
         RGBDViT(arch=TINY, mask_ratio=dict(rgb=0.5))
 

@@ -7,19 +7,15 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from einops import rearrange
 from mmengine.model import BaseModule
-from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer, VisionTransformer
 from mmpretrain.registry import MODELS
 
 from ..utils import (POS_LAYOUTS, MaskedEncoding, gather_tokens, init_linear_and_norm, keep_ids_to_mask,
                      random_keep_ids, sincos_pos_embed)
 
-ARCHS = {
-    'tiny': dict(embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768),
-    'small': dict(embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536),
-    'base': dict(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072),
-    'large': dict(embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096),
-}
-ARCHS.update(t=ARCHS['tiny'], s=ARCHS['small'], b=ARCHS['base'], l=ARCHS['large'])
+# mmpretrain's names and meanings ('small' is 768-d / 8 layers there; the 384-d / 12-layer ViT-S is 'deit-small')
+ARCHS = VisionTransformer.arch_zoo
+RENAMED_ARCHS = {'tiny': 'deit-tiny', 't': 'deit-tiny'}
 
 
 class ModalityPatchEmbed(nn.Module):
@@ -61,7 +57,9 @@ class RGBDViT(BaseModule):
       the other modality's token at the same place.
 
     Args:
-        arch (str | dict): 'tiny', 'small', 'base', 'large' or a dict with ``embed_dims``, ``num_layers``,
+        arch (str | dict): a name of mmpretrain's ``VisionTransformer.arch_zoo``, with its meaning there
+            ('base' / 'b': ViT-B, 'large', 'huge', 'deit-tiny', 'deit-small' (384-d, 12 layers), ...; note that
+            mmpretrain's 'small' is 768-d with 8 layers), or a dict with ``embed_dims``, ``num_layers``,
             ``num_heads``, ``feedforward_channels``.
         modalities (dict): modality name -> input channels. The first one is the downstream input.
         patch_size (int): spatial patch size P.
@@ -126,7 +124,10 @@ class RGBDViT(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch.lower() not in ARCHS:
-                raise KeyError(f'backbone.arch: unknown arch "{arch}", expected one of {sorted(ARCHS)} or a dict')
+                hint = (f' (the 192-d ViT-Ti is "{RENAMED_ARCHS[arch.lower()]}", as in mmpretrain)'
+                        if arch.lower() in RENAMED_ARCHS else '')
+                raise KeyError(f'backbone.arch: unknown arch "{arch}"{hint}; expected one of mmpretrain\'s '
+                               f'VisionTransformer.arch_zoo names {sorted(ARCHS)} or a dict')
             arch = ARCHS[arch.lower()]
         missing = {'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'} - set(arch)
         if missing:
