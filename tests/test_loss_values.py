@@ -52,3 +52,16 @@ def test_loss_terms_keep_their_recorded_values(case):
     assert set(losses) == set(expected)
     for key, value in expected.items():
         assert losses[key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
+
+
+def test_checkpoints_with_the_matching_classifier_in_the_loss_module_still_load():
+    model = build()
+    state = model.state_dict()
+    old = {(k.replace('matching_head.', 'matching_loss.', 1) if k.startswith('matching_head.') else k): v
+           for k, v in state.items()}
+    assert 'matching_loss.classifier.weight' in old and not any(k.startswith('matching_head.') for k in old)
+    torch.manual_seed(1)
+    fresh = build_m33d(loss_weights=WEIGHTS, cross_modal_tokens='shared_visible')
+    fresh.load_state_dict(old, strict=True)
+    assert torch.equal(fresh.matching_head.classifier.weight, model.matching_head.classifier.weight)
+    assert torch.equal(fresh.matching_head.classifier.bias, model.matching_head.classifier.bias)

@@ -27,7 +27,7 @@ def build_m33d(**kwargs):
         neck=dict(type='RGBDMAEDecoder', patch_size=8, in_channels=32, embed_dims=16, num_layers=1, num_heads=2),
         head=dict(type='RGBDReconstructionHead', patch_size=8),
         contrastive_loss=dict(type='PatchInfoNCELoss'),
-        matching_loss=dict(type='RGBDMatchingLoss', in_channels=32))
+        matching_head=dict(type='RGBDMatchingHead', in_channels=32))
     cfg.update(kwargs)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -176,7 +176,7 @@ def test_algorithm_loss_terms_follow_weights():
     assert set(losses) == {'loss_rgb', 'loss_depth', 'loss_contrastive', 'loss_matching'}
     sum(losses.values()).backward()
     assert model.backbone.patch_embed['depth'].projection.weight.grad is not None
-    assert model.matching_loss.classifier.weight.grad is not None
+    assert model.matching_head.classifier.weight.grad is not None
 
     torch.manual_seed(0)
     unweighted = build_m33d(loss_weights=dict(rgb=1., depth=1.))
