@@ -85,7 +85,10 @@ class RGBDViT(BaseModule):
             path matches stock ViTs).
         out_indices (int | sequence): layers whose outputs :meth:`forward` returns.
         out_type (str): 'featmap' ``(B, C, [t,] h, w)``, 'avg_featmap' ``(B, C)`` (mean over patch tokens),
-            'cls_token' ``(B, C)`` or 'raw' ``(B, N[+1], C)``.
+            'cls_token' ``(B, C)`` or 'raw' ``(B, N[+1], C)``, as in mmpretrain's ``VisionTransformer`` except
+            that 'avg_featmap' has no LayerNorm after pooling (mmpretrain's ``ln2``): here that norm is
+            ``MeanPoolNormHead.fc_norm`` (VideoMAE's ``fc_norm``), which ``m33d_to_mmaction_vit.py`` maps to
+            the stock backbone's ``fc_norm``.
         final_norm (bool): apply the last LayerNorm to the last layer's output.
         drop_path_rate (float): stochastic depth, linearly increasing over layers.
         with_cp (bool): activation checkpointing of every transformer layer during training.
