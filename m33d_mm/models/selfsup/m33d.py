@@ -94,6 +94,14 @@ class M33D(BaseSelfSupervisor):
     def active(self, term: str) -> bool:
         return self.loss_weights.get(term, 0.0) > 0
 
+    @property
+    def masked_terms_active(self) -> bool:
+        return self.active('rgb') or self.active('depth')
+
+    @property
+    def cross_modal_terms_active(self) -> bool:
+        return self.active('contrastive') or self.active('matching')
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the matching classifier lived in the loss module `matching_loss` before it moved to `matching_head`
         old = f'{prefix}matching_loss.'
@@ -116,10 +124,10 @@ class M33D(BaseSelfSupervisor):
             data_samples: unused; kept for the mmengine interface.
         """
         losses, encoding = {}, None
-        if self.active('rgb') or self.active('depth'):
+        if self.masked_terms_active:
             encoding = self.backbone.forward_mim(inputs)
             losses.update(self.head.loss(self.neck(encoding), inputs, encoding))
-        if self.active('contrastive') or self.active('matching'):
+        if self.cross_modal_terms_active:
             losses.update(self.cross_modal_loss(inputs, encoding))
         return self.weigh(losses)
 
