@@ -33,7 +33,7 @@ def official_mae_checkpoint(vit):
     """The reference encoder in the official MAE release layout, with decoder keys as the release has."""
     model = {}
     for key, value in vit.state_dict().items():
-        if key == '_extra_state':  # M3D's own record; other checkpoints only have their pos_embed table
+        if key == 'pos_layout_code':  # M3D's own record; other checkpoints only have their pos_embed table
             continue
         for pattern, repl in TIMM_NAMES:
             key = re.sub(pattern, repl, key)
@@ -47,7 +47,7 @@ def official_mae_checkpoint(vit):
 
 def mmpretrain_mae_checkpoint(vit):
     sd = {('backbone.' + k).replace('patch_embed.rgb.projection', 'patch_embed.projection'): v.clone()
-          for k, v in vit.state_dict().items() if k != '_extra_state'}
+          for k, v in vit.state_dict().items() if k != 'pos_layout_code'}
     sd['backbone.pos_embed'] = torch.cat([torch.zeros(1, 32), sincos_pos_embed((4, 4), 32, layout='hw')])[None]
     sd['neck.decoder_embed.weight'] = torch.zeros(16, 32)
     return dict(state_dict=sd, meta=dict(epoch=300))
@@ -55,8 +55,7 @@ def mmpretrain_mae_checkpoint(vit):
 
 def check_loaded(target, ref):
     for key, value in ref.state_dict().items():
-        got = target.state_dict()[key]
-        assert torch.equal(got, value) if torch.is_tensor(value) else got == value, key  # _extra_state: a dict
+        assert torch.equal(target.state_dict()[key], value), key
     rgb_w = ref.patch_embed['rgb'].projection.weight
     assert torch.allclose(target.patch_embed['depth'].projection.weight, rgb_w.mean(1, keepdim=True))
     x = torch.randn(1, 3, 16, 24)
@@ -84,25 +83,6 @@ def test_position_layout_travels_with_m33d_checkpoints(tmp_path):
     assert vit.pos_embed_layout == 'wh'
     assert torch.allclose(vit.pos_embed((2, 3), 'cpu', torch.float32)[0],
                           sincos_pos_embed((2, 3), 32, layout='wh'))
-
-
-def test_checkpoints_with_the_former_layout_buffer_still_load(tmp_path):
-    ref = reference_encoder(pos_embed_layout='wh')
-    state = {k: v for k, v in ref.state_dict().items() if k != '_extra_state'}
-    assert ref.state_dict()['_extra_state'] == dict(pos_embed_layout='wh')
-    state['pos_layout_code'] = torch.tensor(1)  # how checkpoints recorded 'wh' before the extra state
-    # a whole-model load (load_from, resume): strict, the old key is understood, not unexpected
-    vit = RGBDViT(arch=TINY, patch_size=8, modalities=dict(rgb=3))
-    vit.load_state_dict(state, strict=True)
-    assert vit.pos_embed_layout == 'wh'
-    # the encoder's pretrained= path
-    path = tmp_path / 'old_m33d.pth'
-    torch.save(dict(state_dict={'backbone.' + k: v for k, v in state.items()}), path)
-    vit = RGBDViT(arch=TINY, patch_size=8, modalities=dict(rgb=3), pretrained=str(path))
-    vit.init_weights()
-    assert vit.pos_embed_layout == 'wh'
-    with pytest.raises(ValueError, match='pos_embed_layout'):
-        vit.load_state_dict(dict(ref.state_dict(), _extra_state=dict(pos_embed_layout='xy')))
 
 
 def test_modality_specific_encoders_start_from_copies(tmp_path):

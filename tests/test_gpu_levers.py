@@ -32,7 +32,7 @@ def test_compiled_step_follows_a_loaded_position_layout():
     """The layout read outside the graph follows load_state_dict, so compiled and eager steps agree."""
     model, inputs = tiny_m33d()
     state = model.state_dict()
-    state['backbone._extra_state'] = dict(pos_embed_layout='wh')
+    state['backbone.pos_layout_code'] = torch.tensor(1)  # 'wh'
     model.load_state_dict(state)
     assert model.backbone.pos_embed_layout == 'wh'
     compiled = torch.compile(model.backbone.forward_mim, backend='eager')

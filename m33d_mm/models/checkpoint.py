@@ -15,7 +15,7 @@ tolerated gaps are documented initialisations:
 * modality-specific encoder copies (``modality_layers``/``modality_norms``): copies of the shared layers;
 * position embeddings are fixed sine-cosine tables in M3D and are never loaded as weights, but their layout
   is: MAE's release, mmpretrain and VideoMAE lay the table out differently, and the encoder keeps the one its
-  weights were trained with (``RGBDViT.pos_embed_layout``, detected from the checkpoint's ``pos_embed``).
+  weights were trained with (``RGBDViT.pos_layout_code``, detected from the checkpoint's ``pos_embed``).
 
 Every file is read with ``torch.load(weights_only=True)`` and an allow-list of the objects mmengine's own
 checkpoints hold (:func:`load_checkpoint_file`), so nothing in a file runs; a directory is taken to be an
@@ -239,10 +239,9 @@ def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> D
     fitted = OrderedDict()
     primary_embed = f'patch_embed.{backbone.primary}.projection.'
     for key, expected in target.items():
-        if key == '_extra_state':
-            fitted[key] = _pos_layout_state(backbone, source, origin)
-            continue
         value = source.get(key)
+        if key == 'pos_layout_code' and value is None:
+            value = _pos_layout_code(backbone, source, origin)
         if value is None and key.startswith('patch_embed.') and not key.startswith(primary_embed):
             rgb = source.get(primary_embed + key.rsplit('.', 1)[-1])
             if rgb is not None and key.endswith('weight'):
@@ -269,16 +268,10 @@ def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> D
     return fitted
 
 
-def _pos_layout_state(backbone, source: Dict[str, torch.Tensor], origin: str) -> dict:
-    """The encoder's extra state for ``source``: M3D's own record of the position-table layout (the extra state,
-    or the int buffer ``pos_layout_code`` of older checkpoints), else the layout detected from ``pos_embed``."""
+def _pos_layout_code(backbone, source: Dict[str, torch.Tensor], origin: str) -> torch.Tensor:
     from mmengine.logging import MMLogger
 
     from .utils import POS_LAYOUTS, detect_pos_layout
-    if isinstance(source.get('_extra_state'), dict):
-        return dict(source['_extra_state'])
-    if 'pos_layout_code' in source:
-        return dict(pos_embed_layout=POS_LAYOUTS[int(source['pos_layout_code'])])
     layout = backbone.pos_embed_layout
     if 'pos_embed' in source:
         detected = detect_pos_layout(source['pos_embed'], backbone.embed_dims)
@@ -288,13 +281,12 @@ def _pos_layout_state(backbone, source: Dict[str, torch.Tensor], origin: str) ->
                 f'"{layout}" sin-cos table, so the loaded layers see other position codes than in training')
         else:
             layout = detected
-    return dict(pos_embed_layout=layout)
+    return torch.tensor(POS_LAYOUTS.index(layout))
 
 
 def unused_keys(source: Dict[str, torch.Tensor], fitted: Dict[str, torch.Tensor]):
-    """Source keys that went nowhere (``pos_embed`` and the former ``pos_layout_code`` count as used: they
-    decide the position layout)."""
-    return sorted(set(source) - set(fitted) - {'pos_embed', 'pos_layout_code'})
+    """Source keys that went nowhere (``pos_embed`` counts as used: it decides the position layout)."""
+    return sorted(set(source) - set(fitted) - {'pos_embed'})
 
 
 def load_pretrained(backbone, path: str, logger=None) -> Dict[str, str]:
@@ -347,9 +339,8 @@ def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
         model = model.module
     checkpoint = load_checkpoint_file(path)
     source = {re.sub(r'^module\.', '', k): v for k, v in extract_state_dict(checkpoint).items()}
-    # buffers the model recomputes (fixed position tables) and the encoder's layout record (older files hold it
-    # as the buffer pos_layout_code) are never required
-    target = {k: v for k, v in model.state_dict().items() if not k.endswith(('pos_embed', '_extra_state'))}
+    # buffers the model recomputes (fixed position tables) are never required
+    target = {k: v for k, v in model.state_dict().items() if not k.endswith('pos_embed')}
     shapes = [f'{k}: file {tuple(source[k].shape)}, model {tuple(v.shape)}' for k, v in target.items()
               if k in source and hasattr(source[k], 'shape') and tuple(source[k].shape) != tuple(v.shape)]
     missing = [k for k in target if k not in source]

@@ -94,9 +94,8 @@ class RGBDViT(BaseModule):
         with_cp (bool): activation checkpointing of every transformer layer during training.
         pos_embed_layout (str): channel layout of the fixed sin-cos table: 'hw' (mmpretrain), 'wh' (official
             MAE release) or '1d' (VideoMAE). Loading ``pretrained`` weights switches it to the layout their
-            ``pos_embed`` was trained with; it is stored in checkpoints (the module's extra state,
-            ``backbone._extra_state``) so later stages and fine-tuning keep it. Checkpoints that hold it as
-            the former int buffer ``pos_layout_code`` still load.
+            ``pos_embed`` was trained with; it is stored in checkpoints (buffer ``pos_layout_code``) so later
+            stages and fine-tuning keep it.
         pretrained (str, optional): weights to start from: an ImageNet MAE checkpoint (official release or
             mmpretrain), a converted or M3D checkpoint file (loaded with ``weights_only=True``), or an
             mmengine work directory of one of your own runs (its last checkpoint). See
@@ -174,6 +173,7 @@ class RGBDViT(BaseModule):
 
         if pos_embed_layout not in POS_LAYOUTS:
             raise ValueError(f'backbone.pos_embed_layout must be one of {POS_LAYOUTS}, got "{pos_embed_layout}"')
+        self.register_buffer('pos_layout_code', torch.tensor(POS_LAYOUTS.index(pos_embed_layout)))
         self._pos_layout = pos_embed_layout
         self.patch_embed = nn.ModuleDict({
             name: ModalityPatchEmbed(channels, self.embed_dims, patch_size, tubelet_size)
@@ -227,26 +227,16 @@ class RGBDViT(BaseModule):
     # token helpers
     @property
     def pos_embed_layout(self) -> str:
-        """Channel layout of the fixed position table ('hw', 'wh' or '1d'), kept in checkpoints."""
+        if torch.compiler.is_compiling():
+            # reading the buffer would be a device-to-host sync and a graph break under torch.compile; the
+            # layout as of the last eager call (or state-dict load) is a constant of the compiled graph
+            return self._pos_layout
+        self._pos_layout = POS_LAYOUTS[int(self.pos_layout_code)]
         return self._pos_layout
 
-    def get_extra_state(self) -> dict:
-        """What checkpoints keep besides tensors: the position-table layout (``<prefix>_extra_state``)."""
-        return dict(pos_embed_layout=self._pos_layout)
-
-    def set_extra_state(self, state: dict):
-        layout = state.get('pos_embed_layout') if isinstance(state, dict) else None
-        if layout not in POS_LAYOUTS:
-            raise ValueError(f'RGBDViT checkpoint: "_extra_state" must be a dict with pos_embed_layout in '
-                             f'{POS_LAYOUTS}, got {state!r}')
-        self._pos_layout = layout
-
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # checkpoints written before the layout moved to the extra state hold it as an int buffer
-        code = state_dict.pop(f'{prefix}pos_layout_code', None)
-        if code is not None:
-            state_dict.setdefault(f'{prefix}_extra_state', dict(pos_embed_layout=POS_LAYOUTS[int(code)]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._pos_layout = POS_LAYOUTS[int(self.pos_layout_code)]
 
     def pos_embed(self, grid, device, dtype) -> torch.Tensor:
         """The fixed position table ``(1, N, C)`` for a token grid (no class-token slot)."""
