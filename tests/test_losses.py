@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m33d_mm.models import (DepthReconstructionLoss, PatchInfoNCELoss, RGBDMatchingLoss, RGBDReconstructionHead,
+from m33d_mm.models import (DepthReconstructionLoss, PatchInfoNCELoss, RGBDMatchingHead, RGBDReconstructionHead,
                             RGBReconstructionLoss, robust_standardize)
 from m33d_mm.models.utils import MaskedEncoding
 
@@ -105,10 +105,10 @@ def test_patch_infonce_prefers_aligned_patches_and_learns_temperature():
 
 
 def test_matching_eq4_matches_hand_computation():
-    loss_fn = RGBDMatchingLoss(in_channels=2)
+    head = RGBDMatchingHead(in_channels=2)
     with torch.no_grad():
-        loss_fn.classifier.weight.copy_(torch.tensor([[0., 0., 0., 0., -1., -1.], [0., 0., 0., 0., 1., 1.]]))
-        loss_fn.classifier.bias.zero_()
+        head.classifier.weight.copy_(torch.tensor([[0., 0., 0., 0., -1., -1.], [0., 0., 0., 0., 1., 1.]]))
+        head.classifier.bias.zero_()
     rgb = torch.tensor([[1., 0.], [0., 1.]])
     depth = torch.tensor([[2., 0.], [0., 3.]])
     # with B = 2 the only non-zero shift pairs sample 0 with depth 1 and vice versa.
@@ -116,9 +116,9 @@ def test_matching_eq4_matches_hand_computation():
     # unmatched pairs: r * d = 0 -> logits (0, 0): p(not matched) = 0.5
     sigmoid = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
     expected = (-math.log(sigmoid(4)) - math.log(sigmoid(6)) + 2 * -math.log(0.5)) / 4
-    assert loss_fn(rgb, depth).item() == pytest.approx(expected, rel=1e-6)
+    assert head.loss(rgb, depth).item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match='batch of at least 2'):
-        loss_fn(rgb[:1], depth[:1])
+        head.loss(rgb[:1], depth[:1])
 
 
 def test_reconstruction_head_normalises_rgb_per_patch_and_uses_depth_validity():

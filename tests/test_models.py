@@ -27,7 +27,7 @@ def build_m33d(**kwargs):
         neck=dict(type='RGBDMAEDecoder', patch_size=8, in_channels=32, embed_dims=16, num_layers=1, num_heads=2),
         head=dict(type='RGBDReconstructionHead', patch_size=8),
         contrastive_loss=dict(type='PatchInfoNCELoss'),
-        matching_loss=dict(type='RGBDMatchingLoss', in_channels=32))
+        matching_head=dict(type='RGBDMatchingHead', in_channels=32))
     cfg.update(kwargs)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -58,6 +58,8 @@ def test_modality_specific_encoders_have_separate_weights():
     n_layers = sum(p.numel() for p in shared.layers.parameters()) + sum(p.numel() for p in shared.ln1.parameters())
     assert sum(p.numel() for p in separate.parameters()) == n_shared + n_layers
     assert not separate.cross_modal_attention
+    with pytest.raises(ValueError, match='cross_modal_attention=True needs backbone.shared_encoder=True'):
+        RGBDViT(arch=TINY, patch_size=8, shared_encoder=False, cross_modal_attention=True)
     separate.init_weights()
     feats = separate.forward_modalities(make_inputs())
     assert feats['rgb'].shape == feats['depth'].shape == (2, 24, 32)
@@ -95,6 +97,17 @@ def test_video_tubelets_and_tube_masking():
     assert torch.equal(mask[:, 0], mask[:, 1])  # same spatial mask in every time slot
 
 
+@pytest.mark.parametrize('arch', ['small', 'deit-small', 'b', 'deit-tiny'])
+def test_arch_names_mean_what_they_mean_in_mmpretrain(arch):
+    from mmpretrain.models import VisionTransformer
+    vit = RGBDViT(arch=arch, patch_size=16, modalities=dict(rgb=3))
+    stock = VisionTransformer.arch_zoo[arch]
+    assert (vit.embed_dims, vit.num_layers) == (stock['embed_dims'], stock['num_layers'])
+    layer = vit.layers[0]
+    assert layer.attn.num_heads == stock['num_heads']
+    assert layer.ffn.layers[0][0].out_features == stock['feedforward_channels']
+
+
 def test_bad_inputs_raise_clear_errors():
     vit = RGBDViT(arch=TINY, patch_size=8)
     with pytest.raises(ValueError, match='not divisible by the patch size 8'):
@@ -105,6 +118,8 @@ def test_bad_inputs_raise_clear_errors():
         vit.forward_mim(dict(rgb=torch.randn(1, 3, 16, 16)))
     with pytest.raises(KeyError, match='unknown arch'):
         RGBDViT(arch='gigantic')
+    with pytest.raises(KeyError, match='"deit-tiny", as in mmpretrain'):
+        RGBDViT(arch='tiny')
     with pytest.raises(KeyError, match='mask_ratio'):
         RGBDViT(arch=TINY, mask_ratio=dict(rgb=0.5))
 
@@ -161,7 +176,7 @@ def test_algorithm_loss_terms_follow_weights():
     assert set(losses) == {'loss_rgb', 'loss_depth', 'loss_contrastive', 'loss_matching'}
     sum(losses.values()).backward()
     assert model.backbone.patch_embed['depth'].projection.weight.grad is not None
-    assert model.matching_loss.classifier.weight.grad is not None
+    assert model.matching_head.classifier.weight.grad is not None
 
     torch.manual_seed(0)
     unweighted = build_m33d(loss_weights=dict(rgb=1., depth=1.))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from m33d_mm.models import RGBDViT
+from m33d_mm.models import RGBDViT, converters
 from m33d_mm.models.checkpoint import CheckpointMismatchError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,10 +119,8 @@ def load_tool(name):
 LOADERS = {
     'RGBDViT(pretrained=...)': lambda path: RGBDViT(arch=TINY, patch_size=8, pretrained=str(path)).init_weights(),
     'mae_to_m33d.convert': lambda path: load_tool('mae_to_m33d').convert(str(path), dict(rgb=3, depth=1)),
-    'm33d_to_mmpretrain_vit.load_rgb_encoder': lambda path: load_tool('m33d_to_mmpretrain_vit').load_rgb_encoder(
-        str(path)),
-    'm33d_to_mmaction_vit.load_video_encoder': lambda path: load_tool('m33d_to_mmaction_vit').load_video_encoder(
-        str(path)),
+    'converters.load_rgb_encoder': lambda path: converters.load_rgb_encoder(str(path)),
+    'converters.load_video_encoder': lambda path: converters.load_video_encoder(str(path)),
 }
 
 

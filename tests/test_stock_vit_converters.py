@@ -6,7 +6,7 @@ import torch
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-from m33d_mm.models import RGBDViT
+from m33d_mm.models import RGBDViT, converters
 
 from conftest import REPO, TINY_ARCH
 
@@ -114,9 +114,9 @@ def test_img_size_must_fit_the_patch_grid(m33d_checkpoint, tmp_path, capsys):
 
 
 def test_stock_configs_refuse_incomplete_conversions():
-    module, registry = STOCK['mmseg']
+    _, registry = STOCK['mmseg']
     config = dict(arch=dict(TINY_ARCH), patch_size=8, with_cls_token=True)
-    stock = registry.build(dict(module.mmseg_backbone_cfg(config, (16, 16)), _scope_='mmseg'))
+    stock = registry.build(dict(converters.mmseg_backbone_cfg(config, (16, 16)), _scope_='mmseg'))
     state = {k: v for k, v in stock.state_dict().items() if k != 'layers.0.ln2.weight'}
     with pytest.raises(KeyError, match='layers.0.ln2.weight'):
-        module.to_mmpretrain.check_loads(stock, state, 'mmseg VisionTransformer')
+        converters.check_loads(stock, state, 'mmseg VisionTransformer')

@@ -39,7 +39,7 @@ def build_video_m33d():
                   losses=dict(rgb=dict(type='RGBReconstructionLoss'),
                               depth=dict(type='DepthReconstructionLoss', mode='mse'))),
         contrastive_loss=dict(type='PatchInfoNCELoss'),
-        matching_loss=dict(type='RGBDMatchingLoss', in_channels=32),
+        matching_head=dict(type='RGBDMatchingHead', in_channels=32),
         loss_weights=dict(rgb=1., depth=1., contrastive=1., matching=1.),
         cross_modal_tokens='shared_visible'))
     model.init_weights()
@@ -125,7 +125,7 @@ def test_contrastive_and_matching_share_the_masked_pass_positions():
     model = build_video_m33d()
     captured = {}
     forward_mim, forward_modalities = model.backbone.forward_mim, model.backbone.forward_modalities
-    pair_logits = model.matching_loss.pair_logits
+    pair_logits = model.matching_head.pair_logits
 
     def spy_mim(inputs, *args, **kwargs):
         captured['encoding'] = forward_mim(inputs, *args, **kwargs)
@@ -142,7 +142,7 @@ def test_contrastive_and_matching_share_the_masked_pass_positions():
 
     model.backbone.forward_mim = spy_mim
     model.backbone.forward_modalities = spy_modalities
-    model.matching_loss.pair_logits = spy_pairs
+    model.matching_head.pair_logits = spy_pairs
     torch.manual_seed(0)
     inputs = video_inputs(batch=3, frames=4, height=32, width=32)
     losses = model.loss(inputs)
@@ -170,7 +170,7 @@ def test_contrastive_and_matching_share_the_masked_pass_positions():
     assert sorted(perm) == [0, 1, 2] and all(i != j for j, i in enumerate(perm))
 
     sum(losses.values()).backward()
-    for name in ('backbone.patch_embed.depth.projection.weight', 'matching_loss.classifier.weight',
+    for name in ('backbone.patch_embed.depth.projection.weight', 'matching_head.classifier.weight',
                  'neck.heads.depth.weight', 'backbone.layers.0.attn.qkv.weight'):
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name

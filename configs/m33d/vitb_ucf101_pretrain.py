@@ -44,7 +44,7 @@ model = dict(
         tubelet_size=2,
         losses=dict(rgb=dict(type='RGBReconstructionLoss'), depth=dict(type='DepthReconstructionLoss', mode='mse'))),
     contrastive_loss=dict(type='PatchInfoNCELoss', tau=0.07),
-    matching_loss=dict(type='RGBDMatchingLoss', in_channels=768),
+    matching_head=dict(type='RGBDMatchingHead', in_channels=768),
     # alpha, beta, gamma, eta of eq. (5); the paper gives no values
     loss_weights=dict(rgb=1., depth=1., contrastive=1., matching=1.),
     cross_modal_tokens='shared_visible')

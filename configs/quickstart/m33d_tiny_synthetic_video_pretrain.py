@@ -14,7 +14,7 @@ model = dict(
     backbone=dict(arch=tiny, patch_size=patch_size, pos_embed_layout='hw', pretrained=None),
     neck=dict(patch_size=patch_size, in_channels=96, embed_dims=64, num_layers=2, num_heads=4),
     head=dict(patch_size=patch_size),
-    matching_loss=dict(in_channels=96))
+    matching_head=dict(in_channels=96))
 train_pipeline = [
     dict(type='LoadRGBDVideoClip', clip_len=clip_len, frame_interval=frame_interval),
     dict(type='RGBDClipRandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0)),

@@ -1,4 +1,4 @@
-"""The four M3D loss terms, one class per paper equation."""
+"""Loss terms of eqs. (1)-(3), one class per paper equation (eq. (4) is :class:`~m33d_mm.models.heads.matching_head.RGBDMatchingHead`)."""
 from typing import Optional
 
 import math
@@ -26,13 +26,11 @@ class RGBReconstructionLoss(nn.Module):
     :class:`~m33d_mm.models.heads.RGBDReconstructionHead` when ``norm_pix`` is on.
     """
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """
         Args:
             pred, target (Tensor): ``(B, N, K)`` patch pixels.
-            mask (Tensor): ``(B, N)``, 1 for masked tokens (the ones that count).
-            valid (Tensor, optional): ``(B, N, K)`` pixel validity; RGB is always valid.
+            mask (Tensor): ``(B, N)``, 1 for masked tokens (the ones that count). Every RGB pixel is valid.
         """
         per_token = (pred.float() - target.float()).pow(2).mean(dim=-1)
         return _masked_mean(per_token, mask.float())
@@ -134,51 +132,3 @@ class PatchInfoNCELoss(nn.Module):
         if self.symmetric:
             loss = 0.5 * (loss + F.cross_entropy(logits.transpose(1, 2).flatten(0, 1), target))
         return loss
-
-
-@MODELS.register_module()
-class RGBDMatchingLoss(nn.Module):
-    """Eq. (4): RGB-depth matching as two-class classification.
-
-    ``L_m = -1/M * sum_i sum_t y_it log q_t(X_i^rgb, X_i^d)``: a linear layer and softmax over
-    {not matched, matched} on the features of an RGB-depth pair. Each sample gives one matched pair and one
-    unmatched pair, its RGB with the depth of another sample of the batch (a random non-zero cyclic shift,
-    so no sample is paired with itself), M = 2B.
-
-    A linear layer on concatenated features is blind to whether two features agree (its score is a sum of a
-    term in RGB and a term in depth), so the pair feature is ``[r, d, r * d]`` of the pooled features: the
-    product lets the linear classifier measure agreement. The pooled features are not L2-normalised: after the
-    encoder's final LayerNorm each channel is of order 1, while normalising would shrink every product channel
-    to order 1/C and leave the classifier almost nothing to learn from.
-
-    Args:
-        in_channels (int): feature width C.
-    """
-
-    def __init__(self, in_channels: int):
-        super().__init__()
-        self.classifier = nn.Linear(3 * in_channels, 2)
-
-    def pair_logits(self, rgb: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-        """``(M, 2)`` logits for pairs of pooled features ``(M, C)``."""
-        return self.classifier(torch.cat([rgb, depth, rgb * depth], dim=-1))
-
-    def forward(self, rgb_feats: torch.Tensor, depth_feats: torch.Tensor) -> torch.Tensor:
-        """
-        Args:
-            rgb_feats, depth_feats (Tensor): ``(B, C)`` pooled features, or ``(B, N, C)`` (mean-pooled here).
-
-        Returns:
-            Tensor: scalar loss.
-        """
-        if rgb_feats.dim() == 3:
-            rgb_feats, depth_feats = rgb_feats.mean(dim=1), depth_feats.mean(dim=1)
-        batch = rgb_feats.shape[0]
-        if batch < 2:
-            raise ValueError('RGBDMatchingLoss draws unmatched pairs from other samples of the batch and needs '
-                             f'a batch of at least 2 per process, got {batch}')
-        shift = int(torch.randint(1, batch, (1, )))
-        rgb, depth = rgb_feats.float(), depth_feats.float()
-        logits = self.pair_logits(torch.cat([rgb, rgb]), torch.cat([depth, depth.roll(shift, dims=0)]))
-        labels = torch.cat([torch.ones(batch), torch.zeros(batch)]).long().to(logits.device)
-        return F.cross_entropy(logits, labels)

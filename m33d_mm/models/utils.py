@@ -16,13 +16,11 @@ class MaskedEncoding(NamedTuple):
         ids_keep (dict[str, Tensor]): token indices of the visible tokens, ``(B, n_m)``.
         mask (dict[str, Tensor]): ``(B, N)`` with 1 for masked (to reconstruct) and 0 for visible tokens.
         grid (tuple[int, ...]): token grid, ``(h, w)`` for images or ``(t, h, w)`` for video.
-        cls_token (Tensor | None): encoded class token ``(B, C)`` when the encoder has one.
     """
     latent: dict
     ids_keep: dict
     mask: dict
     grid: Tuple[int, ...]
-    cls_token: Optional[torch.Tensor] = None
 
 
 def _sincos_1d(positions: torch.Tensor, dims: int, temperature: float) -> torch.Tensor:

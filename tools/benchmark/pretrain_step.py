@@ -74,7 +74,7 @@ def m33d_video(batch, size, frames, with_cp=False, neck=None):
                   losses=dict(rgb=dict(type='RGBReconstructionLoss'),
                               depth=dict(type='DepthReconstructionLoss', mode='mse'))),
         contrastive_loss=dict(type='PatchInfoNCELoss'),
-        matching_loss=dict(type='RGBDMatchingLoss', in_channels=ENCODER['embed_dims']),
+        matching_head=dict(type='RGBDMatchingHead', in_channels=ENCODER['embed_dims']),
         loss_weights=dict(rgb=1., depth=1., contrastive=1., matching=1.),
         cross_modal_tokens='shared_visible'))
     shape = (batch, 3, frames, size, size)

@@ -7,19 +7,15 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from einops import rearrange
 from mmengine.model import BaseModule
-from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer, VisionTransformer
 from mmpretrain.registry import MODELS
 
 from ..utils import (POS_LAYOUTS, MaskedEncoding, gather_tokens, init_linear_and_norm, keep_ids_to_mask,
                      random_keep_ids, sincos_pos_embed)
 
-ARCHS = {
-    'tiny': dict(embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768),
-    'small': dict(embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536),
-    'base': dict(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072),
-    'large': dict(embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096),
-}
-ARCHS.update(t=ARCHS['tiny'], s=ARCHS['small'], b=ARCHS['base'], l=ARCHS['large'])
+# mmpretrain's names and meanings ('small' is 768-d / 8 layers there; the 384-d / 12-layer ViT-S is 'deit-small')
+ARCHS = VisionTransformer.arch_zoo
+RENAMED_ARCHS = {'tiny': 'deit-tiny', 't': 'deit-tiny'}
 
 
 class ModalityPatchEmbed(nn.Module):
@@ -61,7 +57,9 @@ class RGBDViT(BaseModule):
       the other modality's token at the same place.
 
     Args:
-        arch (str | dict): 'tiny', 'small', 'base', 'large' or a dict with ``embed_dims``, ``num_layers``,
+        arch (str | dict): a name of mmpretrain's ``VisionTransformer.arch_zoo``, with its meaning there
+            ('base' / 'b': ViT-B, 'large', 'huge', 'deit-tiny', 'deit-small' (384-d, 12 layers), ...; note that
+            mmpretrain's 'small' is 768-d with 8 layers), or a dict with ``embed_dims``, ``num_layers``,
             ``num_heads``, ``feedforward_channels``.
         modalities (dict): modality name -> input channels. The first one is the downstream input.
         patch_size (int): spatial patch size P.
@@ -80,13 +78,17 @@ class RGBDViT(BaseModule):
             With per-sample counts, samples with fewer visible tokens than the widest one repeat a visible
             token (identical latents, no new information); a modality with none gets blank (zero) slots.
         shared_encoder (bool): one transformer for all modalities (True) or one per modality (False).
-        cross_modal_attention (bool): in :meth:`forward_mim`, encode the visible tokens of all modalities as
-            one sequence. Only with ``shared_encoder``.
+        cross_modal_attention (bool, optional): in :meth:`forward_mim`, encode the visible tokens of all
+            modalities as one sequence. Needs ``shared_encoder=True``; default (None): on with a shared encoder,
+            off with modality-specific ones. ``True`` with ``shared_encoder=False`` is refused.
         with_cls_token (bool): prepend a class token (kept so ImageNet MAE weights load fully and the RGB
             path matches stock ViTs).
         out_indices (int | sequence): layers whose outputs :meth:`forward` returns.
         out_type (str): 'featmap' ``(B, C, [t,] h, w)``, 'avg_featmap' ``(B, C)`` (mean over patch tokens),
-            'cls_token' ``(B, C)`` or 'raw' ``(B, N[+1], C)``.
+            'cls_token' ``(B, C)`` or 'raw' ``(B, N[+1], C)``, as in mmpretrain's ``VisionTransformer`` except
+            that 'avg_featmap' has no LayerNorm after pooling (mmpretrain's ``ln2``): here that norm is
+            ``MeanPoolNormHead.fc_norm`` (VideoMAE's ``fc_norm``), which ``m33d_to_mmaction_vit.py`` maps to
+            the stock backbone's ``fc_norm``.
         final_norm (bool): apply the last LayerNorm to the last layer's output.
         drop_path_rate (float): stochastic depth, linearly increasing over layers.
         with_cp (bool): activation checkpointing of every transformer layer during training.
@@ -108,7 +110,7 @@ class RGBDViT(BaseModule):
                  mask_ratio: Union[float, Dict[str, float]] = 0.8,
                  tube_masking: bool = True,
                  shared_encoder: bool = True,
-                 cross_modal_attention: bool = True,
+                 cross_modal_attention: Optional[bool] = None,
                  with_cls_token: bool = True,
                  out_indices: Union[int, Sequence[int]] = -1,
                  out_type: str = 'featmap',
@@ -125,7 +127,10 @@ class RGBDViT(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch.lower() not in ARCHS:
-                raise KeyError(f'backbone.arch: unknown arch "{arch}", expected one of {sorted(ARCHS)} or a dict')
+                hint = (f' (the 192-d ViT-Ti is "{RENAMED_ARCHS[arch.lower()]}", as in mmpretrain)'
+                        if arch.lower() in RENAMED_ARCHS else '')
+                raise KeyError(f'backbone.arch: unknown arch "{arch}"{hint}; expected one of mmpretrain\'s '
+                               f'VisionTransformer.arch_zoo names {sorted(ARCHS)} or a dict')
             arch = ARCHS[arch.lower()]
         missing = {'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'} - set(arch)
         if missing:
@@ -142,8 +147,12 @@ class RGBDViT(BaseModule):
             raise ValueError(f'backbone.out_type: unknown "{out_type}"')
         if out_type == 'cls_token' and not with_cls_token:
             raise ValueError('backbone.out_type="cls_token" needs with_cls_token=True')
+        if cross_modal_attention is None:
+            cross_modal_attention = shared_encoder
         if cross_modal_attention and not shared_encoder:
-            cross_modal_attention = False
+            raise ValueError('backbone.cross_modal_attention=True needs backbone.shared_encoder=True: modality-'
+                             'specific encoders (shared_encoder=False) encode each modality on its own; set '
+                             'cross_modal_attention=False or leave it unset')
         self.mask_ratio = dict(mask_ratio)
         self.masking = self._check_masking(masking)
         self.embed_dims = arch['embed_dims']
@@ -415,18 +424,16 @@ class RGBDViT(BaseModule):
         names = ' '.join('thw'[-len(grid):])
         return rearrange(patches, f'b ({names}) c -> b c {names}', **dict(zip(names.split(), grid)))
 
-    def forward_mim(self, inputs: Dict[str, torch.Tensor],
-                    mask_ratio: Optional[Dict[str, float]] = None) -> MaskedEncoding:
+    def forward_mim(self, inputs: Dict[str, torch.Tensor]) -> MaskedEncoding:
         """Masked multi-modal encoding for masked RGB-D modelling.
 
         Args:
             inputs (dict[str, Tensor]): one batch per modality, same spatial size.
-            mask_ratio (dict, optional): overrides ``self.mask_ratio`` for this call.
 
         Returns:
             MaskedEncoding: visible-token latents, their indices and the masks per modality.
         """
-        ratios = dict(self.mask_ratio, **(mask_ratio or {}))
+        ratios = self.mask_ratio
         tokens, ids_keep, masks, grid, plan = {}, {}, {}, None, None
         for name in self.modalities:
             x, grid_m = self.embed(name, self._get(inputs, name))
@@ -440,24 +447,16 @@ class RGBDViT(BaseModule):
             if blank is not None:
                 tokens[name] = tokens[name].masked_fill(blank[..., None], 0.0)
             ids_keep[name] = keep
-        latent, cls_out = self._encode_visible(tokens)
-        return MaskedEncoding(latent=latent, ids_keep=ids_keep, mask=masks, grid=grid, cls_token=cls_out)
+        return MaskedEncoding(latent=self._encode_visible(tokens), ids_keep=ids_keep, mask=masks, grid=grid)
 
-    def _encode_visible(self, tokens: Dict[str, torch.Tensor]):
+    def _encode_visible(self, tokens: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         offset = 1 if self.with_cls_token else 0
         if self.cross_modal_attention:
             names = list(tokens)
             lengths = [tokens[n].shape[1] for n in names]
             x, _ = self._run_layers(self._prepend_cls(torch.cat([tokens[n] for n in names], dim=1)))
-            cls_out = x[:, 0] if offset else None
-            return dict(zip(names, x[:, offset:].split(lengths, dim=1))), cls_out
-        latent, cls_out = {}, None
-        for name, x in tokens.items():
-            x, _ = self._run_layers(self._prepend_cls(x), name)
-            latent[name] = x[:, offset:]
-            if offset and name == self.primary:
-                cls_out = x[:, 0]
-        return latent, cls_out
+            return dict(zip(names, x[:, offset:].split(lengths, dim=1)))
+        return {name: self._run_layers(self._prepend_cls(x), name)[0][:, offset:] for name, x in tokens.items()}
 
     def forward_modalities(self, inputs: Dict[str, torch.Tensor],
                            ids_keep: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:

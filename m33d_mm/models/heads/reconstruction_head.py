@@ -60,7 +60,9 @@ class RGBDReconstructionHead(BaseModule):
                 continue
             target = self.construct_target(name, inputs[name])
             valid = inputs.get(f'{name}_valid')
-            if valid is not None:
+            if valid is None:  # every pixel counts (RGB)
+                out[name] = loss_fn(preds[name], target, encoding.mask[name])
+            else:
                 valid = patchify(valid.to(target.dtype), self.patch_size, self.tubelet_size)
-            out[name] = loss_fn(preds[name], target, encoding.mask[name], valid)
+                out[name] = loss_fn(preds[name], target, encoding.mask[name], valid)
         return out
