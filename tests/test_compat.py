@@ -154,9 +154,11 @@ def test_the_stock_mae_collate_fn_batches_the_pre_training_data_as_before(synthe
     listed = pseudo_collate([dataset[0], dataset[1]])
     preprocessor = RGBDDataPreprocessor()
     a, b = preprocessor(stacked)['inputs'], preprocessor(listed)['inputs']
-    assert set(a) == set(b) == {'rgb', 'depth', 'depth_valid'}
-    for key in a:
+    assert set(a) == set(b) == {'rgb', 'depth', 'valid'}
+    assert set(a['valid']) == set(b['valid']) == {'depth'}
+    for key in ('rgb', 'depth'):
         assert torch.equal(a[key], b[key]), key
+    assert torch.equal(a['valid']['depth'], b['valid']['depth'])
 
 
 def test_mmcv_stand_in_ops_raise_a_clear_error():

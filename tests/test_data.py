@@ -135,7 +135,7 @@ def test_preprocessor_normalises_each_modality_with_its_own_statistics():
     assert out['rgb'].shape == (2, 3, 8, 8)
     assert torch.allclose(out['rgb'][0, 0], torch.full((8, 8), (128 - 123.675) / 58.395))
     assert out['depth'].shape == (2, 1, 8, 8)
-    assert out['depth_valid'].sum() == 2 * 60
+    assert out['valid']['depth'].sum() == 2 * 60
     assert torch.all(out['depth'][:, 0, 0, :4] == 0)
     assert torch.allclose(out['depth'][0, 0, -1, -1], torch.tensor((3.0 - 2.0) / 0.5))
     robust = RGBDDataPreprocessor()(batch)['inputs']['depth']

@@ -201,7 +201,7 @@ def test_pretrain_step_compiles_and_matches_eager_on_cuda():
         neck=dict(type='RGBDMAEDecoder', in_channels=384, embed_dims=128, num_layers=1, num_heads=4),
         head=dict(type='RGBDReconstructionHead', patch_size=16))).cuda()
     inputs = dict(rgb=torch.randn(4, 3, 224, 224, device='cuda'), depth=torch.randn(4, 1, 224, 224, device='cuda'),
-                  depth_valid=torch.ones(4, 1, 224, 224, dtype=torch.bool, device='cuda'))
+                  valid=dict(depth=torch.ones(4, 1, 224, 224, dtype=torch.bool, device='cuda')))
     compiled = torch.compile(model.loss)
     torch.manual_seed(1)
     eager = sum(model.loss(inputs).values())

@@ -17,7 +17,7 @@ def tiny_m33d(**neck):
         head=dict(type='RGBDReconstructionHead', patch_size=8)))
     model.init_weights()
     inputs = dict(rgb=torch.randn(2, 3, 32, 32), depth=torch.randn(2, 1, 32, 32),
-                  depth_valid=torch.rand(2, 1, 32, 32) > 0.1)
+                  valid=dict(depth=torch.rand(2, 1, 32, 32) > 0.1))
     return model, inputs
 
 

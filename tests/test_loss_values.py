@@ -40,7 +40,7 @@ def fixed_inputs(video: bool):
     grid = (4, 32, 32) if video else (32, 48)
     rgb = torch.randn(3, 3, *grid, generator=gen)
     depth = torch.randn(3, 1, *grid, generator=gen)
-    return dict(rgb=rgb, depth=depth, depth_valid=torch.rand(3, 1, *grid, generator=gen) > 0.2)
+    return dict(rgb=rgb, depth=depth, valid=dict(depth=torch.rand(3, 1, *grid, generator=gen) > 0.2))
 
 
 @pytest.mark.parametrize('case', sorted(CASES))

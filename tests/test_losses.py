@@ -135,7 +135,7 @@ def test_reconstruction_head_normalises_rgb_per_patch_and_uses_depth_validity():
                          grid=(1, 2))
     preds = dict(rgb=target.clone(), depth=torch.zeros(2, 2, 4))
     preds['depth'][:, 0] = 50.  # wrong, but on invalid pixels only
-    out = head.loss(preds, dict(rgb=rgb, depth=depth, depth_valid=valid), enc)
+    out = head.loss(preds, dict(rgb=rgb, depth=depth, valid=dict(depth=valid)), enc)
     assert out['rgb'].item() == pytest.approx(0.0, abs=1e-6)
     assert out['depth'].item() == pytest.approx(1.0)
 

@@ -139,7 +139,7 @@ def test_m33d_trains_with_each_strategy(masking):
         head=dict(type='RGBDReconstructionHead', patch_size=8),
         loss_weights=dict(rgb=1., depth=1., contrastive=0.)))
     model.init_weights()
-    x = dict(inputs(batch=4), depth_valid=torch.ones(4, 1, 32, 48, dtype=torch.bool))
+    x = dict(inputs(batch=4), valid=dict(depth=torch.ones(4, 1, 32, 48, dtype=torch.bool)))
     losses = model.loss(x)
     total = sum(losses.values())
     assert torch.isfinite(total)

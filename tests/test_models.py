@@ -17,7 +17,7 @@ def make_inputs(batch=2, height=32, width=48, frames=None):
     rgb = torch.randn(shape)
     depth = torch.randn(shape[:1] + (1, ) + shape[2:])
     valid = torch.rand(depth.shape) > 0.1
-    return dict(rgb=rgb, depth=depth, depth_valid=valid)
+    return dict(rgb=rgb, depth=depth, valid=dict(depth=valid))
 
 
 def build_m33d(**kwargs):

@@ -25,7 +25,7 @@ def mmpretrain_scope():
 
 def video_inputs(batch=2, frames=4, height=32, width=32):
     return dict(rgb=torch.randn(batch, 3, frames, height, width), depth=torch.randn(batch, 1, frames, height, width),
-                depth_valid=torch.rand(batch, 1, frames, height, width) > 0.1)
+                valid=dict(depth=torch.rand(batch, 1, frames, height, width) > 0.1))
 
 
 def build_video_m33d():
@@ -296,6 +296,6 @@ def test_tiny_video_config_builds():
     model = MODELS.build(cfg.model)
     model.init_weights()
     inputs = dict(rgb=torch.randn(2, 3, 8, 64, 64), depth=torch.randn(2, 1, 8, 64, 64),
-                  depth_valid=torch.ones(2, 1, 8, 64, 64, dtype=torch.bool))
+                  valid=dict(depth=torch.ones(2, 1, 8, 64, 64, dtype=torch.bool)))
     losses = model.loss(inputs)
     assert set(losses) == {'loss_rgb', 'loss_depth', 'loss_contrastive', 'loss_matching'}

@@ -105,8 +105,9 @@ def reconstruction_figure(model, samples: Sequence[dict], title: Optional[str] =
         recon = _paste(preds[name].float(), target, mask, norm_pix.get(name, False))
         panels[name] = [inputs[name].cpu(), unpatchify(recon, enc.grid, channels, p).cpu()]
         masks[name] = unpatchify(mask[..., None].expand(-1, -1, p * p), enc.grid, 1, p)[:, 0].bool().cpu()
-    invalid = ~inputs['depth_valid'][:, 0].cpu()
-    depth = inputs['depth'][inputs['depth_valid']]
+    valid = inputs['valid']['depth']
+    invalid = ~valid[:, 0].cpu()
+    depth = inputs['depth'][valid]
     lo, hi = (depth.quantile(0.02).item(), depth.quantile(0.98).item()) if depth.numel() else (-1., 1.)
     turbo = plt.get_cmap('turbo')
 

@@ -53,15 +53,16 @@ class RGBDDataPreprocessor(BaseDataPreprocessor):
     """Stack, move and normalise ``inputs = dict(rgb=[...], depth=[...])`` batches.
 
     RGB: ``(x - mean) / std`` with ImageNet statistics (0-255 scale, RGB order).
-    Depth (metres, 0 = missing): ``depth_valid`` records the valid pixels, then
+    Depth (metres, 0 = missing): ``valid['depth']`` records the valid pixels, then
 
     * 'robust' (default, MultiMAE pre-training): per-sample robust standardisation,
     * 'global': ``(d - depth_mean) / depth_std`` (MultiMAE NYUv2 fine-tuning: 2.0708 m, 0.7776 m),
     * 'none': metres as they are;
 
-    missing pixels are 0 after normalisation and excluded from depth losses through ``depth_valid``.
+    missing pixels are 0 after normalisation and excluded from depth losses through ``valid['depth']``.
 
-    Returns ``dict(inputs=dict(rgb, depth, depth_valid), data_samples=...)``.
+    Returns ``dict(inputs=dict(rgb, depth, valid=dict(depth=mask)), data_samples=...)``: the valid-pixel masks
+    travel in their own field ``valid`` (modality -> bool mask of the modality's shape), next to the modalities.
     """
 
     def __init__(self,
@@ -112,4 +113,4 @@ class RGBDDataPreprocessor(BaseDataPreprocessor):
             depth = robust_standardize(depth, valid, self.robust_trim)
         elif self.depth_norm == 'global':
             depth = torch.where(valid, (depth - self.depth_mean) / self.depth_std, torch.zeros_like(depth))
-        return dict(inputs=dict(rgb=rgb, depth=depth, depth_valid=valid), data_samples=data.get('data_samples'))
+        return dict(inputs=dict(rgb=rgb, depth=depth, valid=dict(depth=valid)), data_samples=data.get('data_samples'))

@@ -43,8 +43,15 @@ def on_device(model, inputs):
     """Move a model and its (dict of) input tensors to the benchmark device."""
     model.to(DEVICE)
     if isinstance(inputs, dict):
-        return {k: v.to(DEVICE) for k, v in inputs.items()}
+        return {k: on_device_tensors(v) for k, v in inputs.items()}
     return inputs.to(DEVICE)
+
+
+def on_device_tensors(value):
+    """A tensor, or a dict of them (the valid-pixel masks), on the benchmark device."""
+    if isinstance(value, dict):
+        return {k: v.to(DEVICE) for k, v in value.items()}
+    return value.to(DEVICE)
 
 
 def m33d_image(batch, size, with_cp=False, neck=None):
@@ -57,7 +64,7 @@ def m33d_image(batch, size, with_cp=False, neck=None):
         head=dict(type='RGBDReconstructionHead', patch_size=16),
         loss_weights=dict(rgb=1., depth=1.)))
     inputs = dict(rgb=torch.randn(batch, 3, size, size), depth=torch.randn(batch, 1, size, size),
-                  depth_valid=torch.rand(batch, 1, size, size) > 0.05)
+                  valid=dict(depth=torch.rand(batch, 1, size, size) > 0.05))
     inputs = on_device(model, inputs)
     return model, lambda: model.loss(inputs)
 
@@ -79,7 +86,7 @@ def m33d_video(batch, size, frames, with_cp=False, neck=None):
         cross_modal_tokens='shared_visible'))
     shape = (batch, 3, frames, size, size)
     inputs = dict(rgb=torch.randn(shape), depth=torch.randn(batch, 1, frames, size, size),
-                  depth_valid=torch.ones(batch, 1, frames, size, size, dtype=torch.bool))
+                  valid=dict(depth=torch.ones(batch, 1, frames, size, size, dtype=torch.bool)))
     inputs = on_device(model, inputs)
     return model, lambda: model.loss(inputs)
 

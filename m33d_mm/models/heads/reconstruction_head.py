@@ -50,7 +50,7 @@ class RGBDReconstructionHead(BaseModule):
 
         Args:
             preds (dict): decoder output ``(B, N, K)`` per modality.
-            inputs (dict): preprocessed inputs; ``<name>_valid`` (bool, same shape as ``<name>``) marks valid
+            inputs (dict): preprocessed inputs; ``inputs['valid'][name]`` (bool, same shape as ``inputs[name]``) marks valid
                 pixels where present.
             encoding (MaskedEncoding): provides the masks.
         """
@@ -59,7 +59,7 @@ class RGBDReconstructionHead(BaseModule):
             if name not in preds:
                 continue
             target = self.construct_target(name, inputs[name])
-            valid = inputs.get(f'{name}_valid')
+            valid = inputs.get('valid', {}).get(name)
             if valid is None:  # every pixel counts (RGB)
                 out[name] = loss_fn(preds[name], target, encoding.mask[name])
             else:

@@ -120,7 +120,8 @@ class M33D(BaseSelfSupervisor):
         """Weighted loss terms for a batch.
 
         Args:
-            inputs (dict[str, Tensor]): preprocessed ``rgb``, ``depth`` and ``depth_valid`` batches.
+            inputs (dict[str, Tensor]): preprocessed ``rgb`` and ``depth`` batches and the
+                valid-pixel masks ``valid`` (see :class:`RGBDDataPreprocessor`).
             data_samples: unused; kept for the mmengine interface.
         """
         losses, encoding = {}, None
