@@ -12,7 +12,7 @@ CONFIGS = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / 'configs
 
 
 def test_configs_exist():
-    assert any('vitb_scannet_pretrain.py' in c for c in CONFIGS)
+    assert any('m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py' in c for c in CONFIGS)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[Path(c).name for c in CONFIGS])
@@ -30,5 +30,5 @@ def test_config_builds(path):
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
-    if 'vitb' in Path(path).name:
+    if 'vit-base' in Path(path).name:
         assert model.backbone.embed_dims == 768 and model.backbone.num_layers == 12

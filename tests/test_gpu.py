@@ -120,7 +120,7 @@ def test_every_config_model_forward_backward_on_cuda(path):
 
 @pytest.mark.gpu
 @needs_cuda
-@pytest.mark.parametrize('path', ['configs/m33d/vitb_scannet_pretrain.py', 'configs/m33d/vitb_ucf101_pretrain.py'])
+@pytest.mark.parametrize('path', ['configs/m33d/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py', 'configs/m33d/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd.py'])
 def test_bf16_autocast_matches_fp32_on_cuda(path):
     _, _, fp32 = train_step(path, torch.device('cuda'))
     model, _, bf16 = train_step(path, torch.device('cuda'), torch.bfloat16)
@@ -132,7 +132,7 @@ def test_bf16_autocast_matches_fp32_on_cuda(path):
 @needs_cuda
 def test_fp16_amp_optim_wrapper_scales_the_loss_and_steps():
     from mmengine.optim import AmpOptimWrapper
-    cfg, model, scope = build_model('configs/quickstart/m33d_tiny_synthetic_stage2.py', torch.device('cuda'))
+    cfg, model, scope = build_model('configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py', torch.device('cuda'))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     wrapper = AmpOptimWrapper(optimizer=optimizer, loss_scale='dynamic', dtype='float16')
     before = [p.detach().clone() for p in model.parameters()]

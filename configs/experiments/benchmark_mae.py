@@ -1,6 +1,6 @@
 # RGB-only baseline on the benchmark scenes: mmpretrain's own MAE with the same tiny encoder, 8-px patches,
 # 64x64 frames and schedule as benchmark_stage1.py.
-_base_ = ['../quickstart/mae_tiny_synthetic_rgb.py']
+_base_ = ['../quickstart/mae_vit-micro-p16_1xb16-8e_synthetic-rgb.py']
 
 data_root = 'work_dirs/study_v2/data'
 crop = 64

@@ -1,7 +1,7 @@
 # Pre-training on the benchmark scenes (m33d_mm/synthetic/benchmark.py): the quick-start tiny ViT with 8-px
 # patches on 64x64 frames, iteration-based, one process and no loader workers (tools/experiments/
 # benchmark_study.py runs jobs single-threaded side by side). Stage 1: patch-level RGB-depth contrast.
-_base_ = '../quickstart/m33d_tiny_synthetic_stage1.py'
+_base_ = '../quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 
 data_root = 'work_dirs/study_v2/data'
 size = (64, 64)
