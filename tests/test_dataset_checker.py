@@ -234,7 +234,8 @@ def quickstart_config(tmp_path, name, root, **loaders):
     return config
 
 
-@pytest.mark.parametrize('name', ['convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd', 'dpt_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd'])
+@pytest.mark.parametrize('name', ['convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd',
+                                  'dpt_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd'])
 def test_segmentation_and_depth_configs_are_checked(name, synthetic_root, tmp_path, capsys):
     root = tmp_path / 'export'
     shutil.copytree(synthetic_root, root)

@@ -209,9 +209,11 @@ def test_a_learning_rate_given_at_resume_wins(synthetic_root, tmp_path, run_tool
                'train_dataloader.num_workers=0', 'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
                'model.backbone.pretrained=None']
     first, second = tmp_path / 'first', tmp_path / 'second'
-    run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py', '--work-dir', first,
+    run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+              '--work-dir', first,
               '--cfg-options', *options])
-    resumed = run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py', '--work-dir', second,
+    resumed = run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+                        '--work-dir', second,
                         '--resume', first / 'epoch_1.pth', '--cfg-options', *options,
                         'optim_wrapper.optimizer.lr=1e-4'])
     assert 'ResumeLRHook: the config asks for lr 0.0001, the checkpoint was trained with 0.001' in resumed.stdout
@@ -227,7 +229,9 @@ def test_a_segmentation_run_with_a_diverging_lr_stops_without_saving_non_finite_
                'train_cfg.val_interval=8', 'default_hooks.checkpoint.interval=1', 'train_dataloader.batch_size=2']
     for loader in ('train_dataloader', 'val_dataloader'):
         options += [f'{loader}.dataset.data_root={synthetic_root}', f'{loader}.num_workers=0']
-    proc = run_tool(['tools/train.py', 'configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py', '--work-dir', tmp_path,
+    proc = run_tool(['tools/train.py',
+                     'configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py',
+                     '--work-dir', tmp_path,
                      '--cfg-options', *options], check=False)
     assert proc.returncode != 0
     assert 'FloatingPointError: non-finite' in proc.stderr, proc.stderr[-3000:]

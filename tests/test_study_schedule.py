@@ -7,7 +7,8 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-CONFIGS = ['configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+CONFIGS = ['configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py',
+           'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
            'configs/quickstart/mae_vit-micro-p16_1xb16-8e_synthetic-rgb.py']
 
 

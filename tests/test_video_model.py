@@ -272,7 +272,8 @@ def test_videomae_checkpoint_into_a_model_with_class_token_names_the_gap(tmp_pat
 
 # ---------------------------------------------------------------------------------------------- configs
 
-@pytest.mark.parametrize('name', ['m33d/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd.py', 'm33d/m33d-video_vit-base-p16_8xb24-100e_orar-rgbd.py'])
+@pytest.mark.parametrize('name', ['m33d/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd.py',
+                                  'm33d/m33d-video_vit-base-p16_8xb24-100e_orar-rgbd.py'])
 def test_vitb_video_configs_build(name):
     cfg = Config.fromfile(str(REPO / 'configs' / name))
     backbone = cfg.model.backbone

@@ -4,7 +4,8 @@
 _base_ = 'mmpretrain::vision_transformer/vit-base-p16_32xb128-mae_in1k.py'
 custom_imports = dict(imports=['m33d_mm.models'], allow_failed_imports=False)
 
-m33d_pretrain = 'work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd'  # stage-2 work dir (or a converted weights file)
+# stage-2 work dir (or a converted weights file)
+m33d_pretrain = 'work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd'
 
 model = dict(
     backbone=dict(

@@ -3,7 +3,8 @@
 _base_ = './m33d-stage1_vit-base-p16_8xb64-10e_scannet-rgbd.py'
 
 data_root = 'data/scannet_frames'
-stage1 = 'work_dirs/m33d-stage1_vit-base-p16_8xb64-10e_scannet-rgbd'  # stage-1 work dir (its last checkpoint) or weights file
+# stage-1 work dir (its last checkpoint) or weights file
+stage1 = 'work_dirs/m33d-stage1_vit-base-p16_8xb64-10e_scannet-rgbd'
 
 model = dict(
     backbone=dict(pretrained=stage1),

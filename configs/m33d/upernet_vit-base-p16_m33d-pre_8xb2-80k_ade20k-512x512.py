@@ -6,7 +6,8 @@
 _base_ = ['mmseg::vit/vit_vit-b16_mln_upernet_8xb2-80k_ade20k-512x512.py', '../_base_/reliability.py']
 custom_imports = dict(imports=['m33d_mm.segmentation'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd'  # M3D stage-2 work dir (its last checkpoint) or a weights file
+# M3D stage-2 work dir (its last checkpoint) or a weights file
+pretrained = 'work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd'
 
 model = dict(
     pretrained=None,
