@@ -196,3 +196,14 @@ def test_benchmark_configs_build_as_before(path):
         before['pretrained'] = now['pretrained']
         assert now['model']['backbone']['pretrained'] is None
     assert now == before
+
+
+def test_metafiles_list_every_config_by_its_name():
+    import yaml
+    index = yaml.safe_load((REPO / 'model-index.yml').read_text())
+    listed = {}
+    for metafile in index['Import']:
+        for model in yaml.safe_load((REPO / metafile).read_text())['Models']:
+            listed[model['Config']] = model['Name']
+    configs = {str(p.relative_to(REPO)): p.stem for p in RECIPES + QUICKSTARTS}
+    assert listed == configs

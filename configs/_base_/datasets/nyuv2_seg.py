@@ -1,7 +1,9 @@
 # NYUv2 semantic segmentation data (40 classes, 795 train / 654 test) as MultiMAE uses it: 640 x 640 crops of
 # frames resized to 640 px high; mIoU on the test split. tools/dataset_converters/nyuv2.py writes
 # <data_root>/{train,test}/{rgb,label}/*.png (label = NYU40 ids, 0 unlabelled -> ignored) and
-# <data_root>/{train,test}.txt.
+# <data_root>/{train,test}.txt. Loaders and metric as for ScanNet (scannet_seg.py).
+_base_ = './scannet_seg.py'
+
 data_root = 'data/nyuv2'
 crop_size = (640, 640)
 
@@ -21,11 +23,8 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
+        _delete_=True,
         type='NYUv2SegDataset',
         data_root=data_root,
         split='train',
@@ -33,11 +32,7 @@ train_dataloader = dict(
         data_seed=0,
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='NYUv2SegDataset', data_root=data_root, split='test', test_mode=True, pipeline=test_pipeline))
+    dataset=dict(
+        _delete_=True, type='NYUv2SegDataset', data_root=data_root, split='test', test_mode=True,
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

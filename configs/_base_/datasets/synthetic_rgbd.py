@@ -1,6 +1,7 @@
-# The synthetic RGB-D scenes of the quick start (tools/data/generate_synthetic_rgbd.py) for pre-training: every
-# frame of the training scenes, random resized 128 x 160 crops (non-square on purpose: 8 x 10 patches of 16 px).
-_base_ = '../models/m33d_vit-base-p16.py'
+# The synthetic RGB-D scenes of the quick start (tools/data/generate_synthetic_rgbd.py) for pre-training, in the
+# ScanNet layout (scannet_rgbd.py): every frame of the training scenes, random resized 128 x 160 crops
+# (non-square on purpose: 8 x 10 patches of 16 px).
+_base_ = './scannet_rgbd.py'
 
 data_root = 'data/synthetic_rgbd'
 crop_size = (128, 160)
@@ -14,8 +15,4 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=False,
-    # the MAE base's collate_fn carries a _scope_ key that the runner would pass on to the function
-    collate_fn=dict(_delete_=True, type='pseudo_collate'),
-    dataset=dict(_delete_=True, type='RGBDFrameDataset', data_root=data_root, split_file='splits/train.txt',
-                 frame_skip=1, pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, split_file='splits/train.txt', frame_skip=1, pipeline=train_pipeline))
