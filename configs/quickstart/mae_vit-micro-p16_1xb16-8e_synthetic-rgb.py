@@ -4,7 +4,6 @@
 _base_ = './m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 
 crop = 128
-tiny = dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=384)
 data_preprocessor = dict(_delete_=True, type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
                          std=[58.395, 57.12, 57.375], to_rgb=True)
 model = dict(
@@ -12,7 +11,9 @@ model = dict(
     type='MAE',
     data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], to_rgb=True),
-    backbone=dict(type='MAEViT', arch=tiny, img_size=crop, patch_size=16, mask_ratio=0.75),
+    # the micro arch (_base_/models/vit-micro.py) without its `_delete_` marker, which the replaced dict would keep
+    backbone=dict(type='MAEViT', arch={k: v for k, v in _base_.tiny.items() if k != '_delete_'}, img_size=crop,
+                  patch_size=16, mask_ratio=0.75),
     neck=dict(type='MAEPretrainDecoder', num_patches=(crop // 16)**2, patch_size=16, in_chans=3, embed_dim=96,
               decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4),
     head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=16,
