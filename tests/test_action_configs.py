@@ -15,8 +15,8 @@ from mmengine.registry import DefaultScope
 
 from conftest import REPO
 
-UCF101 = REPO / 'configs' / 'm33d' / 'vitb_ucf101_finetune.py'
-ORAR = REPO / 'configs' / 'm33d' / 'vitb_orar_finetune.py'
+UCF101 = REPO / 'configs' / 'm33d' / 'recognizer3d_vit-base-p16_m33d-pre_8xb8-100e_ucf101.py'
+ORAR = REPO / 'configs' / 'm33d' / 'recognizer3d_vit-base-p16_m33d-pre_8xb8-50e_orar-phase.py'
 
 
 @pytest.fixture(scope='module')

@@ -41,7 +41,9 @@ def test_recognition_quickstart_trains_and_reports_top1(run_tool, pretrained, tm
     root = tmp_path / 'videos'
     generate_video_dataset(root, videos_per_class=2, val_per_class=1, num_frames=16, height=64, width=64)
     options = TINY + _data_options(root) + [f'model.backbone.pretrained={pretrained}']
-    metrics = _train_and_test(run_tool, 'configs/quickstart/m33d_tiny_synthetic_video_recognition.py', options,
+    metrics = _train_and_test(run_tool,
+                              'configs/quickstart/recognizer3d_vit-micro-p8_m33d-pre_1xb8-30e_synthetic-rgbd-video.py',
+                              options,
                               tmp_path / 'work')
     assert set(metrics) >= {'acc/top1', 'acc/top5'}
     assert 0.0 <= metrics['acc/top1'] <= metrics['acc/top5'] <= 1.0
@@ -54,7 +56,9 @@ def test_phase_quickstart_trains_and_reports_map(run_tool, tmp_path):
     generate_phase_dataset(root, num_videos=4, val_videos=1, phases_per_video=3, segment_frames=(10, 12),
                            height=32, width=32)
     options = TINY + _data_options(root) + ['model.backbone.pretrained=None']
-    metrics = _train_and_test(run_tool, 'configs/quickstart/m33d_tiny_synthetic_phase.py', options,
+    metrics = _train_and_test(run_tool,
+                              'configs/quickstart/recognizer3d_vit-micro-p8_m33d-pre_1xb8-30e_synthetic-phase-video.py',
+                              options,
                               tmp_path / 'work')
     assert set(metrics) == {'acc/mean_average_precision'}
     assert 0.0 < metrics['acc/mean_average_precision'] <= 1.0

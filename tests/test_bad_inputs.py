@@ -8,7 +8,7 @@ from mmengine.registry import DefaultScope
 
 from m33d_mm.datasets import LoadRGBDFromFile, RGBDDataError, RGBDFrameDataset, read_rgb
 
-STAGE1 = 'configs/quickstart/m33d_tiny_synthetic_stage1.py'
+STAGE1 = 'configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import torch
 from m33d_mm.engine.checkpoint import is_complete_checkpoint, latest_checkpoint, write_last_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-STAGE2 = 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
+STAGE2 = 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
 
 # tools/train.py whose file writes of epoch_2 stop half-way (and signal it) until the process is killed.
 SLOW_SAVE = textwrap.dedent('''

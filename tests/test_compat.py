@@ -25,7 +25,8 @@ SNIPPETS = dict(
     config_package='import os, tempfile\n'
     'from mmengine.config import Config\n'
     'path = os.path.join(tempfile.mkdtemp(), "mine.py")\n'
-    'open(path, "w").write("_base_ = \'m33d_mm::quickstart/m33d_tiny_synthetic_stage1.py\'\\n")\n'
+    'open(path, "w").write("_base_ = \'m33d_mm::quickstart/"\n'
+    '                      "m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py\'\\n")\n'
     'assert Config.fromfile(path).model.type == "M33D"',
 )
 

@@ -107,7 +107,7 @@ def test_cli_prints_a_summary_table_and_exits_non_zero(damaged_root, capsys, tmp
 
 def test_cli_reads_roots_split_and_frame_skip_from_a_config(synthetic_root, tmp_path, capsys):
     config = tmp_path / 'cfg.py'
-    config.write_text(f"_base_ = '{REPO}/configs/quickstart/m33d_tiny_synthetic_stage1.py'\n"
+    config.write_text(f"_base_ = '{REPO}/configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'\n"
                       f"train_dataloader = dict(dataset=dict(data_root='{synthetic_root}', frame_skip=2))\n"
                       "val_dataloader = dict(dataset=dict(type='RGBDFrameDataset', "
                       f"data_root='{synthetic_root}', split_file='splits/val.txt', frame_skip=1))\n")
@@ -235,7 +235,8 @@ def quickstart_config(tmp_path, name, root, **loaders):
     return config
 
 
-@pytest.mark.parametrize('name', ['m33d_tiny_synthetic_seg', 'm33d_tiny_synthetic_depth'])
+@pytest.mark.parametrize('name', ['convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd',
+                                  'dpt_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd'])
 def test_segmentation_and_depth_configs_are_checked(name, synthetic_root, tmp_path, capsys):
     root = tmp_path / 'export'
     shutil.copytree(synthetic_root, root)
@@ -254,7 +255,7 @@ def test_action_datasets_are_checked_frame_by_frame(tmp_path, capsys):
     root = tmp_path / 'phase'
     generate_phase_dataset(root, num_videos=4, val_videos=1, phases_per_video=2, segment_frames=(6, 8), overlap=2,
                            height=32, width=32, seed=0)
-    config = quickstart_config(tmp_path, 'm33d_tiny_synthetic_phase', root)
+    config = quickstart_config(tmp_path, 'recognizer3d_vit-micro-p8_m33d-pre_1xb8-30e_synthetic-phase-video', root)
     tool = load_tool()
     assert tool.main([str(config)]) == 0, capsys.readouterr().out
     assert 'PhaseClipDataset' in capsys.readouterr().out

@@ -20,7 +20,7 @@ def write_config(tmp_path, data_root, batch_per_process):
     # a deterministic pipeline and sampler: the only difference between the runs is how the batch is split
     cfg = tmp_path / f'dist_{batch_per_process}.py'
     cfg.write_text(f"""
-_base_ = '{REPO}/configs/quickstart/m33d_tiny_synthetic_stage1.py'
+_base_ = '{REPO}/configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 train_pipeline = [
     dict(type='LoadRGBDFromFile'),
     dict(type='RGBDResize', scale=(64, 80)),

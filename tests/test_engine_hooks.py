@@ -11,7 +11,7 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from m33d_mm.engine.hooks import RNG_STATES_KEY, NonFiniteLossHook, RNGStateHook, get_rng_state
 
-STAGE1 = 'configs/quickstart/m33d_tiny_synthetic_stage1.py'
+STAGE1 = 'configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 
 
 @pytest.fixture(autouse=True)
@@ -183,17 +183,20 @@ def test_every_recipe_gets_the_guards_from_the_shared_base():
     from pathlib import Path
 
     from mmengine.config import Config
+    from test_config_tree import ALIASES
     repo = Path(__file__).resolve().parents[1]
     guards = ['NonFiniteLossHook', 'RNGStateHook', 'ResumeLRHook']
-    # the mmpretrain example keeps its stock base's own custom_hooks (EMAHook)
+    # the mmpretrain example keeps its stock base's own custom_hooks (EMAHook); the former names build the same
+    # configs as the new ones (tests/test_config_tree.py)
     configs = sorted(p for p in (repo / 'configs').rglob('*.py')
-                     if '_base_' not in p.parts and p.name != 'mmpretrain_vit_rgbdvit_example.py')
+                     if '_base_' not in p.parts and p not in ALIASES
+                     and p.name != 'imageclassifier_vit-base-p16_m33d-pre_32xb128_in1k.py')
     assert len(configs) >= 19
     for path in configs:
         cfg = Config.fromfile(str(path))
         hooks = [hook['type'] for hook in cfg.get('custom_hooks', [])]
         assert all(guard in hooks for guard in guards), f'{path.name}: custom_hooks {hooks}'
-        if path.name != 'mmseg_upernet_rgbdvit_example.py':
+        if path.name != 'upernet_vit-base-p16_m33d-pre_8xb2-80k_ade20k-512x512.py':
             assert cfg.train_dataloader.get('persistent_workers') is False, path.name
 
 
@@ -209,9 +212,11 @@ def test_a_learning_rate_given_at_resume_wins(synthetic_root, tmp_path, run_tool
                'train_dataloader.num_workers=0', 'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
                'model.backbone.pretrained=None']
     first, second = tmp_path / 'first', tmp_path / 'second'
-    run_tool(['tools/train.py', 'configs/quickstart/m33d_tiny_synthetic_stage2.py', '--work-dir', first,
+    run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+              '--work-dir', first,
               '--cfg-options', *options])
-    resumed = run_tool(['tools/train.py', 'configs/quickstart/m33d_tiny_synthetic_stage2.py', '--work-dir', second,
+    resumed = run_tool(['tools/train.py', 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+                        '--work-dir', second,
                         '--resume', first / 'epoch_1.pth', '--cfg-options', *options,
                         'optim_wrapper.optimizer.lr=1e-4'])
     assert 'ResumeLRHook: the config asks for lr 0.0001, the checkpoint was trained with 0.001' in resumed.stdout
@@ -227,7 +232,9 @@ def test_a_segmentation_run_with_a_diverging_lr_stops_without_saving_non_finite_
                'train_cfg.val_interval=8', 'default_hooks.checkpoint.interval=1', 'train_dataloader.batch_size=2']
     for loader in ('train_dataloader', 'val_dataloader'):
         options += [f'{loader}.dataset.data_root={synthetic_root}', f'{loader}.num_workers=0']
-    proc = run_tool(['tools/train.py', 'configs/quickstart/m33d_tiny_synthetic_seg.py', '--work-dir', tmp_path,
+    proc = run_tool(['tools/train.py',
+                     'configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py',
+                     '--work-dir', tmp_path,
                      '--cfg-options', *options], check=False)
     assert proc.returncode != 0
     assert 'FloatingPointError: non-finite' in proc.stderr, proc.stderr[-3000:]

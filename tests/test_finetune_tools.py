@@ -6,8 +6,8 @@ import mmengine
 import pytest
 
 QUICKSTART = {
-    'seg': ('configs/quickstart/m33d_tiny_synthetic_seg.py', 'mIoU'),
-    'depth': ('configs/quickstart/m33d_tiny_synthetic_depth.py', 'd1'),
+    'seg': ('configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py', 'mIoU'),
+    'depth': ('configs/quickstart/dpt_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py', 'd1'),
 }
 
 

@@ -58,8 +58,9 @@ def venv(wheel, tmp_path_factory):
 def test_wheel_ships_configs_tools_and_model_index(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ('m33d_mm/.mim/model-index.yml', 'm33d_mm/.mim/configs/m33d/metafile.yml',
-                 'm33d_mm/.mim/configs/quickstart/m33d_tiny_synthetic_stage1.py',
-                 'm33d_mm/.mim/configs/m33d/vitb_scannet_pretrain_stage1.py', 'm33d_mm/.mim/tools/train.py',
+                 'm33d_mm/.mim/configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py',
+                 'm33d_mm/.mim/configs/m33d/m33d-stage1_vit-base-p16_8xb64-10e_scannet-rgbd.py',
+                 'm33d_mm/.mim/configs/_base_/schedules/mae_pretrain.py', 'm33d_mm/.mim/tools/train.py',
                  'm33d_mm/.mim/tools/test.py', 'm33d_mm/.mim/tools/dist_train.sh'):
         assert name in names, name
     assert not any('__pycache__' in name for name in names)
@@ -81,18 +82,20 @@ def test_mim_lists_trains_and_tests_from_the_wheel(venv, synthetic_root, tmp_pat
         options += [f'{loader}.dataset.data_root={synthetic_root}', f'{loader}.num_workers=0',
                     f'{loader}.persistent_workers=False']
     # the config by name only: mim finds it in the installed package's .mim/configs
-    log = _run([python, '-m', 'mim', 'train', 'm33d_mm', 'm33d_tiny_synthetic_seg.py', '--work-dir', work_dir,
+    log = _run([python, '-m', 'mim', 'train', 'm33d_mm',
+                'convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py', '--work-dir', work_dir,
                 '--cfg-options', *options], cwd=tmp_path, env=env)
-    assert '.mim/configs/quickstart/m33d_tiny_synthetic_seg.py' in log
+    assert '.mim/configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py' in log
     assert (work_dir / 'iter_2.pth').is_file()
-    _run([python, '-m', 'mim', 'test', 'm33d_mm', 'm33d_tiny_synthetic_seg.py', '--checkpoint',
+    _run([python, '-m', 'mim', 'test', 'm33d_mm',
+          'convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py', '--checkpoint',
           work_dir / 'iter_2.pth', '--work-dir', work_dir, '--cfg-options', *options], cwd=tmp_path, env=env)
     assert 'mIoU' in (work_dir / 'metrics.json').read_text()
 
 
 def test_a_config_elsewhere_inherits_an_installed_m33d_config(venv, tmp_path):
     python, env = venv
-    (tmp_path / 'mine.py').write_text("_base_ = 'm33d_mm::m33d/vitb_scannet_pretrain.py'\n"
+    (tmp_path / 'mine.py').write_text("_base_ = 'm33d_mm::m33d/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py'\n"
                                       "train_dataloader = dict(batch_size=32)\n")
     out = _run([python, '-c', 'import m33d_mm\nfrom mmengine.config import Config\n'
                 'cfg = Config.fromfile("mine.py")\n'

@@ -18,8 +18,8 @@ import pytest
 from m33d_mm.models.checkpoint import load_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[1]
-STAGE2 = REPO / 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
-SEG = REPO / 'configs/quickstart/m33d_tiny_synthetic_seg.py'
+STAGE2 = REPO / 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
+SEG = REPO / 'configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py'
 COMMON = ['default_hooks.logger.interval=1', 'log_processor.window_size=1', 'model.backbone.pretrained=None',
           'randomness.seed=0', 'randomness.deterministic=True']
 # name: (config, options, number of logged iterations); 12 training frames, batch 4 -> 3 iterations an epoch

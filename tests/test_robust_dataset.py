@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from m33d_mm.datasets.robust import RobustDataset, TooManyBadSamplesError
 
-STAGE1 = 'configs/quickstart/m33d_tiny_synthetic_stage1.py'
+STAGE1 = 'configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 PIPELINE = [dict(type='LoadRGBDFromFile'), dict(type='RGBDResize', scale=(32, 48)), dict(type='PackRGBDInputs')]
 # Train split of the synthetic fixture: 3 scenes x 4 frames; these two samples get damaged.
 BAD = {5: 'scene0001_00/color/000001.jpg', 11: 'scene0002_00/depth/000003.png'}

@@ -223,8 +223,8 @@ def one_line_error(proc, expected):
     assert last.startswith('error: ') and expected in last, proc.stderr[-3000:]
 
 
-STAGE2 = 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
-SEG = 'configs/quickstart/m33d_tiny_synthetic_seg.py'
+STAGE2 = 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
+SEG = 'configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py'
 
 
 def test_payloads_never_run_through_resume_load_from_or_a_pretrained_work_dir(malicious, raw_pickle, tmp_path,

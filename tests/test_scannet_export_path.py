@@ -11,7 +11,7 @@ from test_dataset_converters import _write_sens, sens
 
 from m33d_mm.datasets import RGBDFrameDataset
 
-STAGE1 = 'configs/m33d/vitb_scannet_pretrain_stage1.py'
+STAGE1 = 'configs/m33d/m33d-stage1_vit-base-p16_8xb64-10e_scannet-rgbd.py'
 
 
 def _scans(tmp_path, scenes, num_frames):

@@ -292,12 +292,15 @@ def test_layer_decay_rejects_bad_settings():
 # ------------------------------------------------------------------------------------------------- configs
 
 CONFIGS = {
-    'm33d/vitb_scannet_seg.py': ('EncoderDecoder', 'ConvNeXtAdapterHead', 20),
-    'm33d/vitb_nyuv2_seg.py': ('EncoderDecoder', 'ConvNeXtAdapterHead', 40),
-    'm33d/vitb_nyuv2_depth.py': ('DepthEstimator', 'DPTDepthHead', 1),
-    'm33d/mmseg_upernet_rgbdvit_example.py': ('EncoderDecoder', 'UPerHead', 150),
-    'quickstart/m33d_tiny_synthetic_seg.py': ('EncoderDecoder', 'ConvNeXtAdapterHead', 20),
-    'quickstart/m33d_tiny_synthetic_depth.py': ('DepthEstimator', 'DPTDepthHead', 1),
+    'm33d/convnext-adapter_vit-base-p16_m33d-pre_1xb8-40k_scannet-240x320.py':
+        ('EncoderDecoder', 'ConvNeXtAdapterHead', 20),
+    'm33d/convnext-adapter_vit-base-p16_m33d-pre_1xb8-20k_nyuv2-640x640.py':
+        ('EncoderDecoder', 'ConvNeXtAdapterHead', 40),
+    'm33d/dpt_vit-base-p16_m33d-pre_1xb16-20k_nyuv2-256x256.py': ('DepthEstimator', 'DPTDepthHead', 1),
+    'm33d/upernet_vit-base-p16_m33d-pre_8xb2-80k_ade20k-512x512.py': ('EncoderDecoder', 'UPerHead', 150),
+    'quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py':
+        ('EncoderDecoder', 'ConvNeXtAdapterHead', 20),
+    'quickstart/dpt_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py': ('DepthEstimator', 'DPTDepthHead', 1),
 }
 
 
@@ -310,7 +313,8 @@ def test_config_builds(name):
     segmentor, head, num_classes = CONFIGS[name]
     assert cfg.model.type == segmentor and cfg.model.decode_head.type == head
     assert cfg.model.backbone.type == 'RGBDViT'
-    expected = 'm33d_tiny_synthetic_stage2' if name.startswith('quickstart') else 'vitb_scannet_pretrain'
+    expected = ('m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd' if name.startswith('quickstart') else
+                'm33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd')
     assert cfg.model.backbone.pretrained == f'work_dirs/{expected}'
     cfg.model.backbone.pretrained = None  # build only: no weights here
     model = MODELS.build(cfg.model)

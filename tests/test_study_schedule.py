@@ -7,8 +7,9 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-CONFIGS = ['configs/quickstart/m33d_tiny_synthetic_stage1.py', 'configs/quickstart/m33d_tiny_synthetic_stage2.py',
-           'configs/quickstart/mae_tiny_synthetic_rgb.py']
+CONFIGS = ['configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py',
+           'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
+           'configs/quickstart/mae_vit-micro-p16_1xb16-8e_synthetic-rgb.py']
 
 
 class Toy(BaseModel):

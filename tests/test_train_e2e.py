@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-STAGE1 = 'configs/quickstart/m33d_tiny_synthetic_stage1.py'
-STAGE2 = 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
+STAGE1 = 'configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
+STAGE2 = 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
 
 
 def common_options(data_root, epochs):

@@ -272,7 +272,8 @@ def test_videomae_checkpoint_into_a_model_with_class_token_names_the_gap(tmp_pat
 
 # ---------------------------------------------------------------------------------------------- configs
 
-@pytest.mark.parametrize('name', ['m33d/vitb_ucf101_pretrain.py', 'm33d/vitb_orar_pretrain.py'])
+@pytest.mark.parametrize('name', ['m33d/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd.py',
+                                  'm33d/m33d-video_vit-base-p16_8xb24-100e_orar-rgbd.py'])
 def test_vitb_video_configs_build(name):
     cfg = Config.fromfile(str(REPO / 'configs' / name))
     backbone = cfg.model.backbone
@@ -291,7 +292,7 @@ def test_vitb_video_configs_build(name):
 
 
 def test_tiny_video_config_builds():
-    cfg = Config.fromfile(str(REPO / 'configs/quickstart/m33d_tiny_synthetic_video_pretrain.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/quickstart/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video.py'))
     assert cfg.model.backbone.arch == dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=384)
     model = MODELS.build(cfg.model)
     model.init_weights()

@@ -13,7 +13,7 @@ from m33d_mm.models import RGBDViT
 from m33d_mm.models.checkpoint import load_pretrained
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = 'configs/quickstart/m33d_tiny_synthetic_video_pretrain.py'
+CONFIG = 'configs/quickstart/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video.py'
 
 
 def test_tiny_video_pretraining_writes_a_checkpoint_and_lowers_the_loss(tmp_path):

@@ -16,7 +16,7 @@ from conftest import REPO
 from m33d_mm.engine.visualization_hook import (INVALID_COLOUR, MASKED_COLOUR, pick_samples, reconstruction_figure,
                                                validation_dataset_cfg)
 
-STAGE2 = 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
+STAGE2 = 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
 TINY = dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 

@@ -32,24 +32,24 @@ step "synthetic RGB-D scenes in $DATA"
 $PY tools/data/generate_synthetic_rgbd.py "$DATA" --workers 2
 
 step "stage 1: patch-level RGB-depth contrast (eq. 6)"
-$PY tools/train.py configs/quickstart/m33d_tiny_synthetic_stage1.py --work-dir "$WORK/stage1" \
+$PY tools/train.py configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py --work-dir "$WORK/stage1" \
     --cfg-options train_dataloader.dataset.data_root="$DATA"
 
 step "stage 2: masked RGB-D modelling from stage 1 (eq. 7)"
-$PY tools/train.py configs/quickstart/m33d_tiny_synthetic_stage2.py --work-dir "$WORK/stage2" \
+$PY tools/train.py configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py --work-dir "$WORK/stage2" \
     --cfg-options train_dataloader.dataset.data_root="$DATA" model.backbone.pretrained="$WORK/stage1"
 
 step "reconstruction figure of validation frames"
-$PY tools/visualize_reconstruction.py configs/quickstart/m33d_tiny_synthetic_stage2.py "$WORK/stage2" \
+$PY tools/visualize_reconstruction.py configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py "$WORK/stage2" \
     --cfg-options train_dataloader.dataset.data_root="$DATA" --out "$WORK/reconstruction.png"
 
 SEG_DATA="train_dataloader.dataset.data_root=$DATA val_dataloader.dataset.data_root=$DATA test_dataloader.dataset.data_root=$DATA"
 step "ScanNet-20 segmentation fine-tuning from stage 2"
-$PY tools/train.py configs/quickstart/m33d_tiny_synthetic_seg.py --work-dir "$WORK/seg" \
+$PY tools/train.py configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py --work-dir "$WORK/seg" \
     --cfg-options $SEG_DATA model.backbone.pretrained="$WORK/stage2"
 
 step "the same fine-tuning from random weights, for comparison"
-$PY tools/train.py configs/quickstart/m33d_tiny_synthetic_seg.py --work-dir "$WORK/seg_random" \
+$PY tools/train.py configs/quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py --work-dir "$WORK/seg_random" \
     --cfg-options $SEG_DATA model.backbone.pretrained=None
 finish_step
 

@@ -1,7 +1,7 @@
 """Draw M3D reconstructions of validation frames: RGB and depth input, the masked input and the prediction.
 
-    python tools/visualize_reconstruction.py configs/quickstart/m33d_tiny_synthetic_stage2.py \
-        work_dirs/m33d_tiny_synthetic_stage2 --out work_dirs/reconstruction.png
+    python tools/visualize_reconstruction.py configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py \
+        work_dirs/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd --out work_dirs/reconstruction.png
 
 The checkpoint may be a file or a work directory (its last checkpoint). The frames are the config's validation
 frames (``val_dataloader``, or the validation split next to the training split), resized to the training crop

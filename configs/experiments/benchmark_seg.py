@@ -1,7 +1,7 @@
 # Fine-tuning on the benchmark scenes: the six classes (wall, floor, sphere, disc, cube, panel are ScanNet-20
 # ids 0-5, so a 6-class head reads the labels unchanged; mIoU covers exactly these classes), the tiny ViT with
 # 8-px patches and the ConvNeXt adapter head at 64x64, labelled pool for training, val split for the lr.
-_base_ = '../quickstart/m33d_tiny_synthetic_seg.py'
+_base_ = '../quickstart/convnext-adapter_vit-micro-p16_m33d-pre_1xb8-200it_synthetic-rgbd.py'
 
 data_root = 'work_dirs/study_v2/data'
 size = (64, 64)

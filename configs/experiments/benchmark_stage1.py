@@ -1,7 +1,7 @@
 # Pre-training on the benchmark scenes (m33d_mm/synthetic/benchmark.py): the quick-start tiny ViT with 8-px
 # patches on 64x64 frames, iteration-based, one process and no loader workers (tools/experiments/
 # benchmark_study.py runs jobs single-threaded side by side). Stage 1: patch-level RGB-depth contrast.
-_base_ = '../quickstart/m33d_tiny_synthetic_stage1.py'
+_base_ = '../quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py'
 
 data_root = 'work_dirs/study_v2/data'
 size = (64, 64)
@@ -22,6 +22,9 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(data_root=data_root, split_file='splits/unlabelled.txt', frame_skip=1, pipeline=train_pipeline))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+# the study's runs decay every parameter, as the quick start did before its no-decay rules; kept so that the
+# runs stay comparable
+optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=_base_.optim_wrapper.optimizer)
 # warm-up, then a cosine that the runner ends at train_cfg.max_iters, whatever the run's length
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup),

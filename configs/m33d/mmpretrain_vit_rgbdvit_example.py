@@ -1,18 +1,4 @@
-# Mixing example: a STOCK mmpretrain recipe (ViT-B/16 ImageNet classification, MAE fine-tuning settings) with
-# only the backbone swapped for the M3D encoder, initialised from an M3D pre-training run. Everything else --
-# head, data pipeline, optimiser, schedule -- is mmpretrain's own.
-_base_ = 'mmpretrain::vision_transformer/vit-base-p16_32xb128-mae_in1k.py'
-custom_imports = dict(imports=['m33d_mm.models'], allow_failed_imports=False)
-
-m33d_pretrain = 'work_dirs/vitb_scannet_pretrain'  # stage-2 work dir (or a converted weights file)
-
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='RGBDViT',
-        arch='base',
-        patch_size=16,
-        modalities=dict(rgb=3),  # fine-tuning sees RGB only
-        out_type='cls_token',
-        drop_path_rate=0.1,
-        pretrained=m33d_pretrain))
+# Former name, kept so that existing commands keep working: it builds the same config as the file below, and
+# its runs write to that file's work dir, where the follow-up recipes look for them.
+_base_ = './imageclassifier_vit-base-p16_m33d-pre_32xb128_in1k.py'
+work_dir = './work_dirs/imageclassifier_vit-base-p16_m33d-pre_32xb128_in1k'

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/quickstart/m33d_tiny_synthetic_stage2.py'
+CONFIG = 'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py'
 KEYS = ('loss', 'loss_rgb', 'loss_depth')
 
 

@@ -8,7 +8,8 @@ CPU cost is timed and printed separately. Writes JSON.
     python tools/benchmark/data_pipeline.py --out work_dirs/benchmarks/data_pipeline.json
     python tools/benchmark/data_pipeline.py --video   # 16-frame clips of the ViT-B video config
 
-``--video`` times the clip pipeline of ``configs/m33d/vitb_ucf101_pretrain.py`` (mp4 decoding of 16 frames at
+``--video`` times the clip pipeline of ``configs/m33d/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd.py``
+(mp4 decoding of 16 frames at
 stride 4, their 16-bit depth PNGs, random resized crop to 224, flip, pack) on synthetic 240x320 RGB-D videos,
 and prints how many worker cores keep up with a given GPU step time (``--gpu-step-s``, per clip batch).
 """

@@ -11,12 +11,14 @@ Steps, in order (each logged to ``OUT_DIR/check.log``; figures and status in ``O
    (``--dry-run``) instead.
 2. ``environment`` -- torch, CUDA and device, and the versions actually imported.
 3. ``pytest_gpu`` -- ``pytest -m gpu tests/test_gpu*.py`` (on the CPU those tests skip: they need CUDA).
-4. ``train`` -- ``tools/train.py configs/m33d/vitb_scannet_pretrain.py --amp`` on synthetic 224² RGB-D
+4. ``train`` -- ``tools/train.py configs/m33d/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py --amp``
+   on synthetic 224² RGB-D
    frames through the real dataloader (8 workers), first ~30 iterations, then ``--resume`` to ~50: the loss
    must be finite and fall, the checkpoint must be written and resumed from.
 5. ``pretrain_image`` / ``pretrain_video`` / ``pretrain_image_compiled`` --
    ``tools/benchmark/pretrain_step.py`` (bf16) next to mmpretrain's MAE and VideoMAE in the same process.
-6. ``fsdp`` -- one process, ``tools/train.py`` on ``configs/m33d/vitb_scannet_pretrain_fsdp.py`` with its
+6. ``fsdp`` -- one process, ``tools/train.py`` on
+   ``configs/m33d/m33d-stage2_vit-base-p16_fsdp-8xb64-100e_scannet-rgbd.py`` with its
    ``FSDPStrategy`` for two iterations. PyTorch has no CPU FSDP: the dry run must get as far as FSDP's own
    refusal of the CPU, and no other error counts as success.
 
@@ -244,7 +246,7 @@ class Check:
         iters_per_epoch = (a.scenes * a.frames) // batch
         first, total = max(1, a.train_epochs * 3 // 5), a.train_epochs
         workers = 2 if a.dry_run else 8
-        cfg = self.derived_config('train_stage2', 'vitb_scannet_pretrain.py', batch, workers,
+        cfg = self.derived_config('train_stage2', 'm33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py', batch, workers,
                                   extra=f"max_epochs = {total}\ntrain_cfg = dict(max_epochs={total})\n",
                                   hooks=', checkpoint=dict(interval=1, max_keep_ckpts=1)')
         work = osp.join(self.scratch, 'train_stage2')
@@ -322,7 +324,8 @@ class Check:
         extra = "train_cfg = dict(_delete_=True, by_epoch=False, max_iters=2)\n"
         if self.args.dry_run:  # no CUDA device to place the shards on
             extra += "strategy = dict(model_wrapper=dict(device_id=None))\n"
-        cfg = self.derived_config('fsdp_stage2', 'vitb_scannet_pretrain_fsdp.py', batch, 2, extra=extra,
+        cfg = self.derived_config('fsdp_stage2', 'm33d-stage2_vit-base-p16_fsdp-8xb64-100e_scannet-rgbd.py', batch, 2,
+                                  extra=extra,
                                   hooks=', checkpoint=dict(by_epoch=False, interval=2)')
         env = dict(self.env, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1',
                    MASTER_ADDR='127.0.0.1', MASTER_PORT=str(self.args.port))

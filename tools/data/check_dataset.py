@@ -2,8 +2,8 @@
 
 Examples:
     python tools/data/check_dataset.py data/scannet_frames --split-file splits/scannetv2_train.txt --workers 8
-    python tools/data/check_dataset.py configs/m33d/vitb_scannet_pretrain.py --workers 8
-    python tools/data/check_dataset.py configs/quickstart/m33d_tiny_synthetic_video_pretrain.py
+    python tools/data/check_dataset.py configs/m33d/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd.py --workers 8
+    python tools/data/check_dataset.py configs/quickstart/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video.py
 
 Given a data root, the root is read as a ScanNet export (``<scene>/color/*.jpg``, ``<scene>/depth/*.png``,
 optional ``<scene>/label/*.png``). Given a config (``.py``), the datasets of ``train_dataloader`` and

@@ -20,7 +20,7 @@ What the stock model computes and how the weights map:
   fresh ``MeanPoolNormHead`` does and as VideoMAE fine-tuning does (the encoder's per-token final norm from
   pre-training is not used by either).
 
-    python tools/model_converters/m33d_to_mmaction_vit.py work_dirs/vitb_ucf101_pretrain \\
+    python tools/model_converters/m33d_to_mmaction_vit.py work_dirs/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd \\
         checkpoints/m33d_vit-base_mmaction.pth --num-frames 16 --img-size 224
 
 A pre-training source gives backbone keys (load with the backbone's

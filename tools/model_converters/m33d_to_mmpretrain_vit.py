@@ -10,7 +10,8 @@ with the printed settings and that ``img_size`` computes the same features as ``
 input. At other input sizes the stock class resizes the table bicubically, which only approximates the
 sine-cosine values of the new grid; convert at the size you fine-tune at.
 
-    python tools/model_converters/m33d_to_mmpretrain_vit.py work_dirs/vitb_scannet_pretrain \\
+    python tools/model_converters/m33d_to_mmpretrain_vit.py \\
+        work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd \\
         checkpoints/m33d_vit-base_mmpretrain.pth --img-size 224
 
 The output ``{'state_dict', 'meta'}`` loads with

@@ -7,7 +7,7 @@ backbone with ``img_size`` equal to ``--img-size`` (non-square is fine then) and
 ``patch_bias=True`` (mmseg's default has none), ``final_norm=True``, ``with_cls_token=True``,
 ``output_cls_token=False`` and LayerNorm ``eps=1e-6``.
 
-    python tools/model_converters/m33d_to_mmseg_vit.py work_dirs/vitb_scannet_pretrain \\
+    python tools/model_converters/m33d_to_mmseg_vit.py work_dirs/m33d-stage2_vit-base-p16_8xb64-100e_scannet-rgbd \\
         checkpoints/m33d_vit-base_mmseg.pth --img-size 512
 
 The output loads with ``model.pretrained=OUT`` (or the backbone's ``init_cfg=dict(type='Pretrained',
