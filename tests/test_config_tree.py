@@ -184,8 +184,11 @@ BENCHMARKS = sorted((CONFIGS / 'experiments').glob('benchmark_*.py'))
 def test_benchmark_configs_build_as_before(path):
     """The study's configs build the dicts their runs started from (tests/data/benchmark_configs.json).
 
-    The one difference allowed: a top-level `pretrained` helper of benchmark_seg.py names the renamed quick-start
-    work dir; the model itself loads nothing (model.backbone.pretrained=None).
+    The differences allowed: a top-level `pretrained` helper of benchmark_seg.py names the renamed quick-start
+    work dir (the model itself loads nothing: model.backbone.pretrained=None); the pre-training loaders collate
+    with the stock MAE base's `default_collate` (compat fix D14 drops its `_scope_` tag) instead of the
+    `pseudo_collate` override, which gives the same preprocessed batches
+    (test_compat.py::test_the_stock_mae_collate_fn_batches_the_pre_training_data_as_before).
     """
     snapshot = json.loads((REPO / 'tests' / 'data' / 'benchmark_configs.json').read_text())
     before = snapshot[f'configs/experiments/{path.name}']
@@ -195,6 +198,10 @@ def test_benchmark_configs_build_as_before(path):
         assert now['pretrained'] == 'work_dirs/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd'
         before['pretrained'] = now['pretrained']
         assert now['model']['backbone']['pretrained'] is None
+    if 'train_dataloader' in before and before['train_dataloader'].get('collate_fn') is not None:
+        assert before['train_dataloader']['collate_fn']['type'] in ('pseudo_collate', 'default_collate')
+        assert now['train_dataloader']['collate_fn'] == {'_scope_': 'mmpretrain', 'type': 'default_collate'}
+        before['train_dataloader']['collate_fn'] = now['train_dataloader']['collate_fn']
     assert now == before
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from m33d_mm.models import RGBDViT, converters
+from m33d_mm.models import RGBDViT
+from m33d_mm.tools import model_converters as converters
 from m33d_mm.models.checkpoint import CheckpointMismatchError
 
 REPO = Path(__file__).resolve().parents[1]

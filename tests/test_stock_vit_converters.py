@@ -6,7 +6,8 @@ import torch
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-from m33d_mm.models import RGBDViT, converters
+from m33d_mm.models import RGBDViT
+from m33d_mm.tools import model_converters as converters
 
 from conftest import REPO, TINY_ARCH
 

@@ -1,8 +1,10 @@
 """Layer-wise learning-rate decay for models whose backbone is an :class:`~m33d_mm.models.RGBDViT`."""
 import functools
+from collections import defaultdict
 from typing import Callable, List, Optional
 
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 
@@ -84,3 +86,8 @@ class RGBDViTLayerDecayOptimizerConstructor(LearningRateDecayOptimWrapperConstru
             groups[key]['params'].extend(group['params'])
             groups[key]['param_names'].append(group['param_name'])
         params.extend(groups[key] for key in sorted(groups, key=lambda k: (k[0], -(k[2] or 0.0))))
+        by_layer = defaultdict(int)
+        for group in groups.values():
+            by_layer[(group['layer_id'], group['lr_scale'])] += len(group['params'])
+        MMLogger.get_current_instance().info('layer-wise lr decay:\n' + '\n'.join(
+            f'layer {layer}: lr_scale={scale:.4g}, {count} tensors' for (layer, scale), count in sorted(by_layer.items())))

@@ -2,6 +2,7 @@
 from contextlib import contextmanager
 
 import torch
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
@@ -44,3 +45,5 @@ class CPUAmpOptimWrapper(AutocastOptimWrapper):
 
     def __init__(self, loss_scale='dynamic', dtype=None, use_fsdp: bool = False, **kwargs):
         super().__init__(dtype='bfloat16', **kwargs)
+        MMLogger.get_current_instance().info(
+            'AmpOptimWrapper without a GPU: built as CPUAmpOptimWrapper (bf16 autocast, no loss scaling)')

@@ -270,7 +270,8 @@ class Check:
         head, tail = sum(values[:k]) / k, sum(values[-k:]) / k
         if not tail < head:
             raise StepFailed(f'loss did not fall: first {k} mean {head:.4f}, last {k} mean {tail:.4f}')
-        wrapper = 'AmpOptimWrapper' if not a.dry_run else 'AutocastOptimWrapper'
+        # on the CPU, --amp builds compat's CPUAmpOptimWrapper (bf16 autocast), which says so in the log
+        wrapper = 'AmpOptimWrapper' if not a.dry_run else 'CPUAmpOptimWrapper'
         if wrapper not in output:
             raise StepFailed(f'{wrapper} not in the resumed run\'s log')
         step_times = [float(t) for t in re.findall(r'\btime: ([0-9.]+)', output)]

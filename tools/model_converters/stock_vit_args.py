@@ -1,7 +1,7 @@
 """The command line shared by the M3D -> stock ViT converters.
 
 Only argparse is imported here, so ``--help`` and usage errors answer at once; the conversion itself is
-:func:`m33d_mm.models.converters.convert_cli`.
+:func:`m33d_mm.tools.model_converters.convert_cli`.
 """
 import argparse
 from typing import Optional, Sequence
@@ -25,5 +25,5 @@ def build_parser(framework: str, description: str) -> argparse.ArgumentParser:
 def run(framework: str, doc: str, argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` (the process's arguments when None), then convert; 0 on success, 1 on a clear error."""
     args = build_parser(framework, doc.split('\n\n')[0]).parse_args(argv)
-    from m33d_mm.models.converters import convert_cli
+    from m33d_mm.tools.model_converters import convert_cli
     return convert_cli(framework, args)

@@ -18,8 +18,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
-from .backbones.rgbd_vit import RGBDViT
-from .checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone, infer_rgbd_vit_config,
+from ..models.backbones.rgbd_vit import RGBDViT
+from ..models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone, infer_rgbd_vit_config,
                          load_trusted_work_dir, load_weights_file, to_rgbd_vit_keys, unused_keys)
 
 RGB_EMBED = 'patch_embed.rgb.projection.'
