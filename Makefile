@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 DATA ?= data/synthetic_rgbd
 WORK ?= work_dirs/demo
 WHEELHOUSE ?= wheelhouse
+# test workers: one per core (2 on the CI machine); a test file stays in one worker
+TEST_WORKERS ?= 2
 
 .PHONY: install test demo data clean gpu-wheels
 
@@ -19,7 +21,7 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 data: install
 	$(PY) tools/data/generate_synthetic_rgbd.py $(DATA)
