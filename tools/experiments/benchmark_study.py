@@ -120,14 +120,22 @@ def train_cmd(config, work_dir, options):
     return [sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options'] + options
 
 
-def lr_budget(work_dir):
-    """Sum over iterations of lr / peak lr, from the per-iteration log of a run."""
-    lrs = []
+def logged_values(work_dir, key):
+    """``[[value, ...] per run]``: the values of ``key`` in mmengine's scalar log of each run (timestamped
+    folder) under a work dir, runs in order."""
+    runs = []
     for run in sorted(os.listdir(work_dir)):
         path = osp.join(work_dir, run, 'vis_data', 'scalars.json')
         if osp.isfile(path):
             with open(path) as f:
-                lrs = [json.loads(line)['lr'] for line in f if '"lr"' in line]
+                runs.append([json.loads(line)[key] for line in f if f'"{key}"' in line])
+    return runs
+
+
+def lr_budget(work_dir):
+    """Sum over iterations of lr / peak lr, from the per-iteration log of a run (the last one)."""
+    runs = logged_values(work_dir, 'lr')
+    lrs = runs[-1] if runs else []
     if not lrs:
         raise RuntimeError(f'no lr logged under {work_dir}')
     return sum(lrs) / max(lrs), len(lrs)
@@ -208,12 +216,7 @@ def finetune_job(setup, out, arm, seed, fraction, lr, deps):
 
 
 def last_val_miou(work_dir):
-    values = []
-    for run in sorted(os.listdir(work_dir)):
-        path = osp.join(work_dir, run, 'vis_data', 'scalars.json')
-        if osp.isfile(path):
-            with open(path) as f:
-                values += [json.loads(line)['mIoU'] for line in f if '"mIoU"' in line]
+    values = [value for run in logged_values(work_dir, 'mIoU') for value in run]
     if not values:
         raise RuntimeError(f'no val mIoU logged under {work_dir}')
     return values[-1]
