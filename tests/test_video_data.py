@@ -62,7 +62,8 @@ def test_generator_layout_and_decord_reads_its_videos(video_root):
     frame = cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED)
     assert frame.dtype == np.uint16 and frame.shape == (32, 40)
     valid = frame[frame > 0]
-    assert 0.9 < (frame > 0).mean() < 1 and 300 < valid.min() and valid.max() < 10000
+    # the renderer's sensor: no return at grazing angles, in edge shadows (many at 32 rows) and in a few holes
+    assert 0.75 < (frame > 0).mean() < 1 and 300 < valid.min() and valid.max() < 10000
 
 
 def test_generator_is_deterministic_and_idempotent(video_root, tmp_path):

@@ -29,9 +29,10 @@ __all__ = ['PHASES', 'generate_phase_dataset']
 
 PHASES = MOTION_CLASSES
 GENERATOR = 'm33d_mm.synthetic_phase'
-VERSION = 1
+# 2: frames from the shared renderer, as the motion videos' version 2
+VERSION = 2
 # What stays the same when the motion changes: the room, the camera and the sphere's look and start position.
-_SCENE_KEYS = ('radius', 'camera_height', 'wall_z', 'side_wall', 'centre', 'textures', 'spin_axis')
+_SCENE_KEYS = ('radius', 'camera_height', 'wall_z', 'side_wall', 'centre', 'materials', 'lighting', 'spin_axis')
 _GENERATED = ('videos', 'annotations', 'meta.json')
 # Keyed streams of this generator, apart from those of the motion videos.
 _STREAM = 7

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'WALL', 'FLOOR', 'CEILING', 'MAX_DEPTH', 'PATTERNS', 'Material', 'Box', 'Sphere', 'Cylinder', 'OrientedBox',
+    'WALL', 'FLOOR', 'CEILING', 'MAX_DEPTH', 'PATTERNS', 'Material', 'AttachedMaterial', 'Box', 'Sphere', 'Cylinder', 'OrientedBox',
     'FacingDisc', 'Primitive', 'Scene', 'box', 'camera_intrinsics', 'random_material', 'render_frame', 'keyed_rng'
 ]
 
@@ -87,6 +87,19 @@ class Material:
             else:
                 blend = np.clip(0.5 + sum(waves) / len(waves), 0.0, 1.0)
         return self.color_a + (self.color_b - self.color_a) * blend[:, None]
+
+
+@dataclass(frozen=True)
+class AttachedMaterial:
+    """A material carried by a moving primitive: its pattern is evaluated in the primitive's own frame (origin
+    ``origin``, axes the columns of ``rot``), so the texture moves and turns with the primitive."""
+    material: Material
+    origin: np.ndarray
+    rot: np.ndarray
+
+    def albedo(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        local = (np.stack([x, y, z], axis=1) - self.origin) @ self.rot
+        return self.material.albedo(local[:, 0], local[:, 1], local[:, 2])
 
 
 # Ray bundles are kept as separate x, y, z arrays: numpy is far faster on contiguous planes than on a trailing

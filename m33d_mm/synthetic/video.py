@@ -26,11 +26,13 @@ style tree)::
     annotations/classes.txt               one class name per line, line i = label i
     meta.json                             generation settings, written last (marks a finished dataset)
 
-Only numpy and OpenCV are used. Streams, file names and image encodings are those of the other generators
-(:mod:`m33d_mm.synthetic.renderer`, :mod:`m33d_mm.synthetic.writers`). The caster itself, float64 in camera
-coordinates for one sphere in front of fixed planes, stays apart from the renderer's ``render_frame``: its exact
-arithmetic defines the bytes of the video datasets written so far.
+Frames are ray cast by the image generators' renderer (:func:`m33d_mm.synthetic.renderer.render_frame`): the same
+materials, lighting and depth-sensor simulation (range-dependent noise and the holes of structured-light
+sensors), a room whose walls outside the view are out of sight, and the sphere as a renderer primitive whose
+texture moves and turns with it. Only numpy and OpenCV are used; streams, file names and image encodings are
+those of the other generators (:mod:`m33d_mm.synthetic.renderer`, :mod:`m33d_mm.synthetic.writers`).
 """
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -40,48 +42,35 @@ import cv2
 import numpy as np
 
 from .cli import check_frame_size, check_int, prepare_output_dir
-from .renderer import keyed_rng
+from .renderer import AttachedMaterial, Scene, Sphere, keyed_rng, random_material, render_frame
 from .writers import JPEG_PARAMS, PNG_PARAMS, depth_to_mm, frame_name
 
 __all__ = ['MOTION_CLASSES', 'GENERATOR', 'VERSION', 'sample_video_params', 'render_video', 'generate_video_dataset']
 
 GENERATOR = 'm33d_mm.synthetic_video'
-VERSION = 1
+# 2: frames from the shared renderer (version 1 had a caster of its own)
+VERSION = 2
 MOTION_CLASSES = ('left_right', 'toward_away', 'orbit', 'bounce', 'static')
 
 _GENERATED = ('videos', 'frames', 'depth', 'annotations', 'meta.json')
-# Fraction of depth readings dropped at random, as ToF / structured-light sensors do.
-_DROPOUT = 0.01
-_LIGHT = np.array([0.4, -0.8, -0.45]) / np.linalg.norm([0.4, -0.8, -0.45])
-
-
-def _random_colour(rng: np.random.Generator) -> np.ndarray:
-    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(60, 230), rng.integers(90, 250)]]])
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
-
-
-def _texture(rng: np.random.Generator) -> dict:
-    return dict(a=_random_colour(rng), b=_random_colour(rng), wave=rng.uniform(-1, 1, 3) * rng.uniform(4, 14),
-                phase=rng.uniform(0, 2 * np.pi), checker=bool(rng.random() < 0.5), cell=rng.uniform(0.25, 0.6))
-
-
-def _albedo(tex: dict, points: np.ndarray) -> np.ndarray:
-    """``(M, 3)`` albedo at ``(M, 3)`` points: a checker board or steepened stripes between two colours."""
-    if tex['checker']:
-        cells = np.floor(points / tex['cell']).astype(np.int64).sum(axis=1)
-        blend = (cells & 1).astype(np.float32)
-    else:
-        blend = np.clip(np.sin(points @ tex['wave'] + tex['phase']) * 3.0, -1, 1) * 0.5 + 0.5
-    return tex['a'] + (tex['b'] - tex['a']) * blend[:, None]
+# Walls the scene does not place are this far to the side of the camera, out of the field of view of any frame
+# no taller than it is wide; the ceiling is this high above the camera.
+_OUT_OF_SIGHT = 6.0
+# The room's back, behind the camera.
+_BEHIND = 0.5
+# NYU40 "otherprop"; the videos carry no per-pixel labels
+_SPHERE_LABEL = 40
 
 
 def sample_video_params(rng: np.random.Generator, label: int, num_frames: int) -> dict:
-    """Scene and trajectory of one video of class ``label`` (camera frame: x right, y down, z forward)."""
+    """Scene and trajectory of one video of class ``label`` (positions in the camera frame: x right, y down,
+    z forward)."""
     if not 0 <= label < len(MOTION_CLASSES):
         raise ValueError(f'label must be in [0, {len(MOTION_CLASSES)}), got {label}')
     radius = rng.uniform(0.3, 0.5)
     camera_height = rng.uniform(0.9, 1.3)
     lift = rng.uniform(0.1, 0.5)
+    azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
     params = dict(
         label=label,
         radius=radius,
@@ -93,7 +82,13 @@ def sample_video_params(rng: np.random.Generator, label: int, num_frames: int) -
         omega=2 * np.pi / (num_frames * rng.uniform(0.5, 1.0)),
         phase=rng.uniform(0, 2 * np.pi),
         amplitude=rng.uniform(0.6, 0.9) if label != 1 else rng.uniform(0.8, 1.2),
-        textures=dict(wall=_texture(rng), floor=_texture(rng), side=_texture(rng), object=_texture(rng)),
+        materials=dict(wall=random_material(rng), floor=random_material(rng), ceiling=random_material(rng),
+                       object=random_material(rng)),
+        lighting=dict(
+            light=np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                            np.sin(elevation)], dtype=np.float32),
+            ambient=float(rng.uniform(0.25, 0.45)), diffuse=float(rng.uniform(0.45, 0.75)),
+            exposure=float(rng.uniform(0.9, 1.2)), noise_sigma=float(rng.uniform(1.0, 3.0))),
         spin_axis=rng.normal(size=3),
         noise_seed=int(rng.integers(2**31)))
     params['spin_axis'] /= np.linalg.norm(params['spin_axis'])
@@ -118,10 +113,28 @@ def _object_centre(params: dict, frame: int) -> np.ndarray:
     return centre
 
 
-def _rotate(points: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
-    k = axis
-    return (points * np.cos(angle) + np.cross(k, points) * np.sin(angle) + np.outer(points @ k, k) *
-            (1 - np.cos(angle)))
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix of ``angle`` radians about the unit vector ``axis`` (Rodrigues)."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def video_scene(params: dict) -> Tuple[Scene, np.ndarray]:
+    """The room of a video as a renderer :class:`Scene` without objects, and the static camera's 4x4
+    camera-to-world pose (level, looking along the world's +y axis at the back wall)."""
+    side = params['side_wall']
+    left = -side if side is not None and side < 0 else _OUT_OF_SIGHT
+    right = side if side is not None and side > 0 else _OUT_OF_SIGHT
+    height = params['camera_height']
+    size = np.array([left + right, _BEHIND + params['wall_z'], height + _OUT_OF_SIGHT], dtype=np.float32)
+    materials = params['materials']
+    scene = Scene(size=size, wall=materials['wall'], floor=materials['floor'], ceiling=materials['ceiling'],
+                  objects=(), camera=None, **params['lighting'])
+    pose = np.eye(4)
+    # camera x (right) = world +x, camera y (down) = world -z, camera z (forward) = world +y
+    pose[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]
+    pose[:3, 3] = [left, _BEHIND, height]
+    return scene, pose
 
 
 def render_video(params: dict, num_frames: int, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -130,54 +143,19 @@ def render_video(params: dict, num_frames: int, height: int, width: int) -> Tupl
     Returns:
         tuple: RGB ``(T, H, W, 3)`` uint8 and depth ``(T, H, W)`` float32 metres (0 = missing).
     """
-    focal = 0.8 * width
-    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
-    dirs = np.stack([(u - (width - 1) / 2) / focal, (v - (height - 1) / 2) / focal, np.ones_like(u)], -1)
-    dirs = dirs.reshape(-1, 3)
-    # Static background: ray parameter t equals z-depth because every ray has d_z = 1.
-    t_wall = np.full(len(dirs), params['wall_z'])
-    with np.errstate(divide='ignore'):
-        t_floor = np.where(dirs[:, 1] > 1e-9, params['camera_height'] / dirs[:, 1], np.inf)
-        t_side = (np.where(dirs[:, 0] * params['side_wall'] > 1e-9, params['side_wall'] / dirs[:, 0], np.inf)
-                  if params['side_wall'] is not None else np.full(len(dirs), np.inf))
-    t_background = np.stack([t_wall, t_floor, t_side])
-    which = t_background.argmin(axis=0)
-    t_bg = t_background.min(axis=0)
-    normals_bg = np.array([[0, 0, -1], [0, -1, 0], [-np.sign(params['side_wall'] or 1.0), 0, 0]])[which]
-    points_bg = dirs * t_bg[:, None]
-    albedo_bg = np.empty_like(points_bg)
-    for index, name in enumerate(('wall', 'floor', 'side')):
-        hit = which == index
-        if hit.any():
-            albedo_bg[hit] = _albedo(params['textures'][name], points_bg[hit])
-    shade_bg = 0.35 + 0.65 * np.clip(normals_bg @ _LIGHT, 0, None)
-    rgb_bg = albedo_bg * shade_bg[:, None]
-
-    noise_rng = np.random.default_rng(params['noise_seed'])
-    radius = params['radius']
+    room, pose = video_scene(params)
     rgbs = np.empty((num_frames, height, width, 3), np.uint8)
     depths = np.empty((num_frames, height, width), np.float32)
-    a = (dirs * dirs).sum(axis=1)
     for frame in range(num_frames):
-        centre = _object_centre(params, frame)
-        b = dirs @ centre
-        disc = b * b - a * (centre @ centre - radius * radius)
-        t_obj = np.where(disc >= 0, (b - np.sqrt(np.maximum(disc, 0))) / a, np.inf)
-        on_obj = t_obj < t_bg
-        depth = np.where(on_obj, t_obj, t_bg)
-        rgb = rgb_bg.copy()
-        if on_obj.any():
-            points = dirs[on_obj] * t_obj[on_obj, None]
-            normals = (points - centre) / radius
-            # texture fixed to the sphere, which spins slowly so that it looks alive in every class
-            local = _rotate(points - centre, params['spin_axis'], 0.05 * frame)
-            shade = 0.35 + 0.65 * np.clip(normals @ _LIGHT, 0, None)
-            rgb[on_obj] = _albedo(params['textures']['object'], local) * shade[:, None]
-        rgb = rgb + noise_rng.normal(0, 0.01, rgb.shape)
-        depth = depth + noise_rng.normal(0, 1, depth.shape) * 0.001 * depth * depth
-        depth[noise_rng.random(depth.shape) < _DROPOUT] = 0
-        rgbs[frame] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8).reshape(height, width, 3)
-        depths[frame] = depth.reshape(height, width)
+        centre = pose[:3, :3] @ _object_centre(params, frame) + pose[:3, 3]
+        # texture fixed to the sphere, which spins slowly so that it looks alive in every class
+        spin = _rotation(params['spin_axis'], 0.05 * frame)
+        material = AttachedMaterial(params['materials']['object'], centre.astype(np.float32),
+                                    spin.astype(np.float32))
+        sphere = Sphere(centre.astype(np.float32), float(params['radius']), _SPHERE_LABEL, material)
+        scene = dataclasses.replace(room, objects=(sphere, ))
+        rgbs[frame], depths[frame], _ = render_frame(scene, pose, height, width,
+                                                     keyed_rng(params['noise_seed'], frame))
     return rgbs, depths
 
 
