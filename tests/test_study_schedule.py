@@ -1,4 +1,7 @@
-"""The quick-start pre-training schedules span the run they are used in, whatever its length."""
+"""The quick-start pre-training schedules span the run they are used in, whatever its length; so do the video
+fine-tuning schedules, whose recipes and quick starts set only their number of epochs."""
+import math
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,7 +12,8 @@ from mmengine.runner import Runner
 
 CONFIGS = ['configs/quickstart/m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py',
            'configs/quickstart/m33d-stage2_vit-micro-p16_1xb16-30e_synthetic-rgbd.py',
-           'configs/quickstart/mae_vit-micro-p16_1xb16-8e_synthetic-rgb.py']
+           'configs/quickstart/mae_vit-micro-p16_1xb16-8e_synthetic-rgb.py',
+           'configs/quickstart/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video.py']
 
 
 class Toy(BaseModel):
@@ -58,3 +62,24 @@ def test_cosine_spans_the_run_it_is_used_in(config, epochs, tmp_path):
     assert lrs[-1] < 0.05
     # a cosine over the whole run averages half the peak (warm-up takes a little)
     assert 0.42 < sum(lrs) / len(lrs) < 0.52
+
+
+VIDEO_FINETUNE = ['configs/m33d/recognizer3d_vit-base-p16_m33d-pre_8xb8-100e_ucf101.py',
+                  'configs/m33d/recognizer3d_vit-base-p16_m33d-pre_8xb8-50e_orar-phase.py',
+                  'configs/quickstart/recognizer3d_vit-micro-p8_m33d-pre_1xb8-30e_synthetic-rgbd-video.py',
+                  'configs/quickstart/recognizer3d_vit-micro-p8_m33d-pre_1xb8-30e_synthetic-phase-video.py']
+
+
+@pytest.mark.parametrize('config', VIDEO_FINETUNE)
+def test_video_finetune_schedule_warms_up_then_follows_one_cosine_to_the_end(config, tmp_path):
+    """VideoMAE's schedule: linear warm-up over warmup_epochs, then one cosine that ends with the config's own
+    train_cfg.max_epochs (100 for UCF-101, 50 for OR-AR, 30 for the quick starts)."""
+    cfg = Config.fromfile(config)
+    epochs, iters_per_epoch = cfg.train_cfg.max_epochs, 2
+    start = cfg.warmup_epochs * iters_per_epoch
+    lrs = lr_curve(config, epochs, tmp_path, iters_per_epoch=iters_per_epoch)
+    assert len(lrs) == epochs * iters_per_epoch
+    assert lrs[0] < 0.01 and lrs[start] == pytest.approx(1.0)
+    cosine, eta = lrs[start:], cfg.param_scheduler[1].eta_min  # eta_min relative to the toy's lr of 1
+    expected = [eta + (1 - eta) * (1 + math.cos(math.pi * i / len(cosine))) / 2 for i in range(len(cosine))]
+    assert cosine == pytest.approx(expected, abs=1e-5)

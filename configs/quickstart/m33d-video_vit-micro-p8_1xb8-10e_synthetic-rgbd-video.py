@@ -3,17 +3,18 @@
 #   python tools/data/generate_synthetic_rgbd_video.py data/synthetic_rgbd_video
 _base_ = ['../_base_/datasets/synthetic_rgbd_video.py', '../_base_/models/vit-micro.py']
 
-patch_size = 8  # 8 x 8 patches per frame, so 90 % tube masks keep 6 positions x 4 time slots
+# 8 x 8 patches per frame, so 90 % tube masks keep 6 positions x 4 time slots
 model = dict(
-    backbone=dict(arch=_base_.tiny, patch_size=patch_size, pos_embed_layout='hw', pretrained=None),
-    neck=dict(patch_size=patch_size, in_channels=96, embed_dims=64, num_layers=2, num_heads=4),
-    head=dict(patch_size=patch_size),
+    backbone=dict(arch=_base_.tiny, patch_size=8, pos_embed_layout='hw', pretrained=None),
+    neck=dict(patch_size=8, in_channels=96, embed_dims=64, num_layers=2, num_heads=4),
+    head=dict(patch_size=8),
     matching_head=dict(in_channels=96))
-max_epochs = 10
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=10)
+# warm-up over iterations, then a per-iteration cosine that the runner ends at the run's own
+# train_cfg.max_epochs (as in m33d-stage1_vit-micro-p16_1xb16-8e_synthetic-rgbd.py)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 # plain fp32 AdamW at lr 1e-3 for batch 8 in one process, the recipe's no-decay rules
 optim_wrapper = dict(_delete_=True, type='OptimWrapper', paramwise_cfg=_base_.optim_wrapper.paramwise_cfg,

@@ -90,6 +90,8 @@ def sample_video_params(rng: np.random.Generator, label: int, num_frames: int) -
             ambient=float(rng.uniform(0.25, 0.45)), diffuse=float(rng.uniform(0.45, 0.75)),
             exposure=float(rng.uniform(0.9, 1.2)), noise_sigma=float(rng.uniform(1.0, 3.0))),
         spin_axis=rng.normal(size=3),
+        # the camera looks slightly down, so the back wall is not one constant depth across the frame
+        pitch=float(np.radians(rng.uniform(4.0, 14.0))),
         noise_seed=int(rng.integers(2**31)))
     params['spin_axis'] /= np.linalg.norm(params['spin_axis'])
     return params
@@ -119,9 +121,10 @@ def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
-def video_scene(params: dict) -> Tuple[Scene, np.ndarray]:
-    """The room of a video as a renderer :class:`Scene` without objects, and the static camera's 4x4
-    camera-to-world pose (level, looking along the world's +y axis at the back wall)."""
+def video_scene(params: dict) -> Tuple[Scene, np.ndarray, np.ndarray]:
+    """The room of a video as a renderer :class:`Scene` without objects, the 4x4 camera-to-world pose of the
+    static camera (looking along the world's +y axis at the back wall, pitched down by ``params['pitch']``) and
+    the pose of the level camera frame that object positions are given in."""
     side = params['side_wall']
     left = -side if side is not None and side < 0 else _OUT_OF_SIGHT
     right = side if side is not None and side > 0 else _OUT_OF_SIGHT
@@ -130,11 +133,14 @@ def video_scene(params: dict) -> Tuple[Scene, np.ndarray]:
     materials = params['materials']
     scene = Scene(size=size, wall=materials['wall'], floor=materials['floor'], ceiling=materials['ceiling'],
                   objects=(), camera=None, **params['lighting'])
-    pose = np.eye(4)
+    level = np.eye(4)
     # camera x (right) = world +x, camera y (down) = world -z, camera z (forward) = world +y
-    pose[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]
-    pose[:3, 3] = [left, _BEHIND, height]
-    return scene, pose
+    level[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]
+    level[:3, 3] = [left, _BEHIND, height]
+    sin, cos = np.sin(params['pitch']), np.cos(params['pitch'])
+    pose = level.copy()
+    pose[:3, :3] = [[1, 0, 0], [0, -sin, cos], [0, -cos, -sin]]
+    return scene, pose, level
 
 
 def render_video(params: dict, num_frames: int, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -143,11 +149,11 @@ def render_video(params: dict, num_frames: int, height: int, width: int) -> Tupl
     Returns:
         tuple: RGB ``(T, H, W, 3)`` uint8 and depth ``(T, H, W)`` float32 metres (0 = missing).
     """
-    room, pose = video_scene(params)
+    room, pose, level = video_scene(params)
     rgbs = np.empty((num_frames, height, width, 3), np.uint8)
     depths = np.empty((num_frames, height, width), np.float32)
     for frame in range(num_frames):
-        centre = pose[:3, :3] @ _object_centre(params, frame) + pose[:3, 3]
+        centre = level[:3, :3] @ _object_centre(params, frame) + level[:3, 3]
         # texture fixed to the sphere, which spins slowly so that it looks alive in every class
         spin = _rotation(params['spin_axis'], 0.05 * frame)
         material = AttachedMaterial(params['materials']['object'], centre.astype(np.float32),
