@@ -298,3 +298,15 @@ def test_orar_layout_long_videos_with_tof_depth_and_phase_segments(tmp_path):
     (root / 'bad.txt').write_text('case001 0 5 9\n')
     with pytest.raises(ValueError, match=r'bad\.txt:1: phase 9 is outside \[0, 9\)'):
         read_phase_segments(str(root / 'bad.txt'), num_classes=9)
+
+
+def test_phase_videos_keep_room_and_camera_when_the_phase_changes():
+    """Only the sphere's motion may change at a phase boundary: with two static phases the frames on either side
+    differ by sensor noise alone (a new room, light or camera angle would give the phase away)."""
+    from m33d_mm.synthetic.phase import render_phase_video
+    from m33d_mm.synthetic.renderer import keyed_rng
+    for seed in range(3):
+        _, depth = render_phase_video(keyed_rng(seed, 1), [4, 4], [3, 3], 32, 40)
+        before, after = depth[2], depth[3]
+        both = (before > 0) & (after > 0)
+        assert (np.abs(before - after)[both] > 0.3).mean() < 0.002, seed

@@ -32,7 +32,8 @@ GENERATOR = 'm33d_mm.synthetic_phase'
 # 2: frames from the shared renderer, as the motion videos' version 2
 VERSION = 2
 # What stays the same when the motion changes: the room, the camera and the sphere's look and start position.
-_SCENE_KEYS = ('radius', 'camera_height', 'wall_z', 'side_wall', 'centre', 'materials', 'lighting', 'spin_axis')
+_SCENE_KEYS = ('radius', 'camera_height', 'wall_z', 'side_wall', 'centre', 'materials', 'lighting', 'spin_axis',
+               'pitch')
 _GENERATED = ('videos', 'annotations', 'meta.json')
 # Keyed streams of this generator, apart from those of the motion videos.
 _STREAM = 7
