@@ -1,5 +1,5 @@
-"""The quick-start pre-training schedules span the run they are used in, whatever its length; so do the video
-fine-tuning schedules, whose recipes and quick starts set only their number of epochs."""
+"""The quick-start pre-training schedules span the run they are used in, whatever its length; the video
+fine-tuning schedules warm up, then follow one cosine to the end of their own run."""
 import math
 
 import pytest
@@ -79,7 +79,7 @@ def test_video_finetune_schedule_warms_up_then_follows_one_cosine_to_the_end(con
     start = cfg.warmup_epochs * iters_per_epoch
     lrs = lr_curve(config, epochs, tmp_path, iters_per_epoch=iters_per_epoch)
     assert len(lrs) == epochs * iters_per_epoch
-    assert lrs[0] < 0.01 and lrs[start] == pytest.approx(1.0)
+    assert lrs[0] < 0.02 and lrs[start] == pytest.approx(1.0)
     cosine, eta = lrs[start:], cfg.param_scheduler[1].eta_min  # eta_min relative to the toy's lr of 1
     expected = [eta + (1 - eta) * (1 + math.cos(math.pi * i / len(cosine))) / 2 for i in range(len(cosine))]
     assert cosine == pytest.approx(expected, abs=1e-5)

@@ -10,6 +10,11 @@ _base_ = '../_base_/datasets/orar_phase.py'
 pretrained = 'work_dirs/m33d-video_vit-base-p16_8xb24-100e_orar-rgbd'
 model = dict(backbone=dict(pretrained=pretrained), cls_head=dict(num_classes=_base_.num_classes))
 
-# the recipe's warm-up and cosine, over these 50 epochs
 max_epochs = 50
+warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]

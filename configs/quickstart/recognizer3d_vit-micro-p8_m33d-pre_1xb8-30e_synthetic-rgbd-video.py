@@ -12,9 +12,14 @@ model = dict(
     backbone=dict(arch=_base_.tiny, patch_size=8, drop_path_rate=0.1, pretrained=pretrained),
     cls_head=dict(num_classes=_base_.num_classes, in_channels=96, init_std=0.02),
     data_preprocessor=dict(blending=None))
-# the recipe's 5 warm-up epochs and cosine, over 30 epochs at lr 3e-3 for batch 8, fp32
 max_epochs = 30
+warmup_epochs = 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=3e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-5, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
 auto_scale_lr = dict(base_batch_size=8)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=1), logger=dict(interval=5))

@@ -52,7 +52,9 @@ def video_loader(args):
     root = args.data_root
     if root is None:
         root = os.path.join(tempfile.gettempdir(), 'm33d_bench_rgbd_video_240x320')
-        generate_video_dataset(root, videos_per_class=2, val_per_class=0, num_frames=64, height=240, width=320)
+        # the tool's own cache: a dataset of another generator version is replaced, not refused
+        generate_video_dataset(root, videos_per_class=2, val_per_class=0, num_frames=64, height=240, width=320,
+                               force=True)
     dataset = RGBDVideoDataset(ann_file='annotations/train.txt', data_root=root,
                                data_prefix=dict(rgb='', depth=''), pipeline=VIDEO_PIPELINE)
     dataset[0]
@@ -72,7 +74,8 @@ def image_loader(args):
     root = args.data_root
     if root is None:
         root = os.path.join(tempfile.gettempdir(), 'm33d_bench_rgbd_240x320')
-        generate_dataset(root, num_scenes=6, frames_per_scene=40, height=240, width=320, seed=0, val_scenes=1)
+        generate_dataset(root, num_scenes=6, frames_per_scene=40, height=240, width=320, seed=0, val_scenes=1,
+                         force=True)
     dataset = RGBDFrameDataset(root, frame_skip=1, pipeline=PIPELINE)
     preprocessor = RGBDDataPreprocessor()
     for i in range(10):

@@ -1,7 +1,7 @@
 # VideoMAE's fine-tuning schedule: AdamW (betas 0.9 / 0.999, weight decay 0.05) at lr 5e-4 x batch / 256 for
 # 8 GPUs x 8 clips, layer-wise lr decay 0.7 through RGBDViTLayerDecayOptimizerConstructor (which exempts norms,
 # biases and tokens from weight decay, the rule of schedules/mae_pretrain.py), 100 epochs with 5 of linear warm-up
-# then cosine to the end of the run, validation every 5 epochs, the best top-1 checkpoint kept.
+# then cosine, validation every 5 epochs, the best top-1 checkpoint kept.
 _base_ = '../models/recognizer3d_vit-base-p16.py'
 
 gpus, clips_per_gpu = 8, 8
@@ -16,11 +16,10 @@ optim_wrapper = dict(
     # lr x 0.7^(L + 1 - layer); no weight decay on norms, biases and position / class tokens
     constructor='RGBDViTLayerDecayOptimizerConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.7))
-# the cosine has no fixed length: the runner ends it at the run's own train_cfg.max_epochs, so a recipe that trains
-# for more or fewer epochs keeps a whole cosine without restating the schedule
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=batch_size)
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3, save_best='acc/top1', rule='greater'),
