@@ -29,7 +29,7 @@ import numpy as np
 
 from .cli import check_frame_size, check_int, prepare_output_dir
 from .renderer import (FLOOR, WALL, FacingDisc, OrientedBox, Scene, Sphere, camera_intrinsics, keyed_rng,
-                       random_material, render_frame)
+                       camera_rotation, random_light_direction, random_light_levels, random_material, render_frame)
 from .writers import depth_to_mm, write_labelled_frame
 
 __all__ = ['CLASSES', 'NYU40_IDS', 'SPLITS', 'OrientedBox', 'FacingDisc', 'sample_view', 'generate_benchmark',
@@ -42,16 +42,6 @@ NYU40_IDS: Dict[str, int] = dict(wall=WALL, floor=FLOOR, sphere=3, disc=4, cube=
 CLASSES = tuple(NYU40_IDS)
 SPLITS = ('unlabelled', 'labelled', 'val', 'test')
 PAIRS = (('sphere', 'disc'), ('cube', 'panel'))
-
-
-def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Camera-to-world rotation (OpenCV axes: x right, y down, z forward)."""
-    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), -np.sin(pitch)])
-    right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
-    down = np.cross(forward, right)
-    c, s = np.cos(roll), np.sin(roll)
-    right, down = c * right + s * down, -s * right + c * down
-    return np.stack([right, down, forward], axis=1)
 
 
 def _room_distance(origin: np.ndarray, direction: np.ndarray, size: np.ndarray) -> float:
@@ -69,7 +59,7 @@ def sample_view(rng: np.random.Generator, height: int = 64, width: int = 64) -> 
     size = np.array([rng.uniform(3.5, 7.0), rng.uniform(3.5, 7.0), rng.uniform(2.6, 3.4)])
     position = np.array([rng.uniform(0.7, size[0] - 0.7), rng.uniform(0.7, size[1] - 0.7),
                          rng.uniform(0.4, min(2.4, size[2] - 0.3))])
-    rot = _rotation(rng.uniform(0, 2 * np.pi), np.radians(rng.uniform(-10, 50)), np.radians(rng.uniform(-45, 45)))
+    rot = camera_rotation(rng.uniform(0, 2 * np.pi), np.radians(rng.uniform(-10, 50)), np.radians(rng.uniform(-45, 45)))
     pose = np.eye(4)
     pose[:3, :3], pose[:3, 3] = rot, position
     k = camera_intrinsics(height, width)
@@ -117,13 +107,10 @@ def sample_view(rng: np.random.Generator, height: int = 64, width: int = 64) -> 
                 half = np.array([radius * 0.98, radius * 0.98, radius * 0.05])
             objects.append(OrientedBox(center.astype(np.float32), half.astype(np.float32), box_rot.astype(np.float32),
                                        label, material))
-    azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
-    light = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+    light = random_light_direction(rng)
     scene = Scene(size=size.astype(np.float32), wall=random_material(rng), floor=random_material(rng),
-                  ceiling=random_material(rng), objects=tuple(objects), camera=None,
-                  light=light.astype(np.float32), ambient=float(rng.uniform(0.25, 0.45)),
-                  diffuse=float(rng.uniform(0.45, 0.75)), exposure=float(rng.uniform(0.9, 1.2)),
-                  noise_sigma=float(rng.uniform(1.0, 3.0)))
+                  ceiling=random_material(rng), objects=tuple(objects), camera=None, light=light,
+                  **random_light_levels(rng))
     return scene, pose
 
 

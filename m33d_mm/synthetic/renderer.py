@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'WALL', 'FLOOR', 'CEILING', 'MAX_DEPTH', 'PATTERNS', 'Material', 'AttachedMaterial', 'Box', 'Sphere', 'Cylinder', 'OrientedBox',
-    'FacingDisc', 'Primitive', 'Scene', 'box', 'camera_intrinsics', 'random_material', 'render_frame', 'keyed_rng'
+    'WALL', 'FLOOR', 'CEILING', 'MAX_DEPTH', 'PATTERNS', 'Material', 'AttachedMaterial', 'Box', 'Sphere', 'Cylinder',
+    'OrientedBox', 'FacingDisc', 'Primitive', 'Scene', 'box', 'camera_intrinsics', 'camera_rotation',
+    'random_material', 'random_light_direction', 'random_light_levels', 'render_frame', 'keyed_rng'
 ]
 
 # NYU40 ids of the room's surfaces, written to the label PNGs so the NYU40 -> ScanNet20 mapping of real data applies.
@@ -340,6 +341,30 @@ def random_material(rng: np.random.Generator) -> Material:
         phases=rng.uniform(0, 2 * np.pi, num_waves).astype(np.float32),
         cell=float(scale),
         offset=(rng.uniform(0.25, 0.75, 3) * scale).astype(np.float32))
+
+
+def random_light_direction(rng: np.random.Generator) -> np.ndarray:
+    """(3,) float32 unit vector towards a light 30-80 degrees above the horizon, from any azimuth."""
+    azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
+    light = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+    return light.astype(np.float32)
+
+
+def random_light_levels(rng: np.random.Generator) -> dict:
+    """The :class:`Scene` fields ``ambient``, ``diffuse``, ``exposure`` and ``noise_sigma``, drawn in that order."""
+    return dict(ambient=float(rng.uniform(0.25, 0.45)), diffuse=float(rng.uniform(0.45, 0.75)),
+                exposure=float(rng.uniform(0.9, 1.2)), noise_sigma=float(rng.uniform(1.0, 3.0)))
+
+
+def camera_rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+    """Camera-to-world rotation (OpenCV axes: x right, y down, z forward) of a camera looking along ``yaw``
+    (radians from the world's +x axis), ``pitch`` radians down and rolled by ``roll``."""
+    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), -np.sin(pitch)])
+    right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
+    down = np.cross(forward, right)
+    c, s = np.cos(roll), np.sin(roll)
+    right, down = c * right + s * down, -s * right + c * down
+    return np.stack([right, down, forward], axis=1)
 
 
 def box(lo: Sequence[float], hi: Sequence[float], label: int, material: Material) -> Box:

@@ -21,7 +21,8 @@ import numpy as np
 
 from .cli import check_frame_size, check_int, prepare_output_dir
 from .renderer import (CEILING, FLOOR, MAX_DEPTH, WALL, Box, Cylinder, Material, Primitive, Scene, Sphere, box,
-                       camera_intrinsics, keyed_rng, random_material, render_frame)
+                       camera_intrinsics, camera_rotation, keyed_rng, random_light_direction, random_light_levels,
+                       random_material, render_frame)
 from .writers import frame_name, write_labelled_frame, write_matrix
 
 __all__ = [
@@ -91,11 +92,8 @@ def camera_pose(scene: Scene, frame: int) -> np.ndarray:
     z = path.height + path.height_amp * np.sin(path.height_freq * i)
     yaw = path.yaw0 + path.yaw_rate * i + path.yaw_amp * np.sin(path.yaw_freq * i)
     pitch = path.pitch + path.pitch_amp * np.sin(path.pitch_freq * i)
-    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), -np.sin(pitch)])
-    right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
-    down = np.cross(forward, right)
     pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, (x, y, z)
+    pose[:3, :3], pose[:3, 3] = camera_rotation(yaw, pitch), (x, y, z)
     return pose
 
 
@@ -316,8 +314,7 @@ def make_scene(rng: np.random.Generator) -> Scene:
         pitch_amp=float(np.radians(rng.uniform(0, 5))),
         pitch_freq=rng.uniform(0.03, 0.08))
 
-    azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
-    light = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+    light = random_light_direction(rng)
     return Scene(
         size=size.astype(np.float32),
         wall=random_material(rng),
@@ -325,11 +322,8 @@ def make_scene(rng: np.random.Generator) -> Scene:
         ceiling=random_material(rng),
         objects=tuple(objects),
         camera=camera,
-        light=light.astype(np.float32),
-        ambient=float(rng.uniform(0.25, 0.45)),
-        diffuse=float(rng.uniform(0.45, 0.75)),
-        exposure=float(rng.uniform(0.9, 1.2)),
-        noise_sigma=float(rng.uniform(1.0, 3.0)))
+        light=light,
+        **random_light_levels(rng))
 
 
 def _generate_scene(out_dir: str, seed: int, index: int, frames: int, height: int, width: int) -> int:

@@ -42,7 +42,8 @@ import cv2
 import numpy as np
 
 from .cli import check_frame_size, check_int, prepare_output_dir
-from .renderer import AttachedMaterial, Scene, Sphere, keyed_rng, random_material, render_frame
+from .renderer import (AttachedMaterial, Scene, Sphere, camera_rotation, keyed_rng, random_light_direction,
+                       random_light_levels, random_material, render_frame)
 from .writers import JPEG_PARAMS, PNG_PARAMS, depth_to_mm, frame_name
 
 __all__ = ['MOTION_CLASSES', 'GENERATOR', 'VERSION', 'sample_video_params', 'render_video', 'generate_video_dataset']
@@ -70,7 +71,7 @@ def sample_video_params(rng: np.random.Generator, label: int, num_frames: int) -
     radius = rng.uniform(0.3, 0.5)
     camera_height = rng.uniform(0.9, 1.3)
     lift = rng.uniform(0.1, 0.5)
-    azimuth, elevation = rng.uniform(0, 2 * np.pi), rng.uniform(np.radians(30), np.radians(80))
+    light = random_light_direction(rng)
     params = dict(
         label=label,
         radius=radius,
@@ -84,11 +85,7 @@ def sample_video_params(rng: np.random.Generator, label: int, num_frames: int) -
         amplitude=rng.uniform(0.6, 0.9) if label != 1 else rng.uniform(0.8, 1.2),
         materials=dict(wall=random_material(rng), floor=random_material(rng), ceiling=random_material(rng),
                        object=random_material(rng)),
-        lighting=dict(
-            light=np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
-                            np.sin(elevation)], dtype=np.float32),
-            ambient=float(rng.uniform(0.25, 0.45)), diffuse=float(rng.uniform(0.45, 0.75)),
-            exposure=float(rng.uniform(0.9, 1.2)), noise_sigma=float(rng.uniform(1.0, 3.0))),
+        lighting=dict(light=light, **random_light_levels(rng)),
         spin_axis=rng.normal(size=3),
         # the camera looks slightly down, so the back wall is not one constant depth across the frame
         pitch=float(np.radians(rng.uniform(4.0, 14.0))),
@@ -133,13 +130,10 @@ def video_scene(params: dict) -> Tuple[Scene, np.ndarray, np.ndarray]:
     materials = params['materials']
     scene = Scene(size=size, wall=materials['wall'], floor=materials['floor'], ceiling=materials['ceiling'],
                   objects=(), camera=None, **params['lighting'])
-    level = np.eye(4)
-    # camera x (right) = world +x, camera y (down) = world -z, camera z (forward) = world +y
-    level[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]
-    level[:3, 3] = [left, _BEHIND, height]
-    sin, cos = np.sin(params['pitch']), np.cos(params['pitch'])
-    pose = level.copy()
-    pose[:3, :3] = [[1, 0, 0], [0, -sin, cos], [0, -cos, -sin]]
+    # looking along the world's +y axis (yaw 90 degrees), level for object positions, pitched for the camera
+    level, pose = np.eye(4), np.eye(4)
+    level[:3, :3], pose[:3, :3] = camera_rotation(np.pi / 2, 0.0), camera_rotation(np.pi / 2, params['pitch'])
+    level[:3, 3] = pose[:3, 3] = [left, _BEHIND, height]
     return scene, pose, level
 
 
