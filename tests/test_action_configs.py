@@ -74,5 +74,6 @@ def test_vitb_layer_decay_groups(path):
     assert scale['backbone.patch_embed.rgb.projection.weight'] == pytest.approx(0.7**13)
     assert scale['backbone.layers.0.attn.qkv.weight'] == pytest.approx(0.7**12)
     assert scale['backbone.layers.11.ffn.layers.1.weight'] == pytest.approx(0.7)
-    assert scale['cls_head.fc_cls.weight'] == scale['cls_head.fc_norm.weight'] == pytest.approx(1.0)
+    assert scale['cls_head.fc_cls.weight'] == scale['backbone.ln2.weight'] == pytest.approx(1.0)
+    assert type(model.cls_head).__name__ == 'TimeSformerHead'  # the stock head
     assert model.cls_head.num_classes == (101 if path == UCF101 else 9)

@@ -1,7 +1,7 @@
 """M3D video encoder -> mmaction2's stock VideoMAE VisionTransformer: same features, same logits, errors."""
 import importlib.util
 
-import m33d_mm.action  # noqa: F401  (registers RGBDViT and MeanPoolNormHead in mmaction2)
+import m33d_mm.action  # noqa: F401  (registers RGBDViT in mmaction2)
 import pytest
 import torch
 from mmaction.registry import MODELS
@@ -62,29 +62,31 @@ def test_stock_backbone_gives_the_features_of_rgbdvit_and_head(pretrain_checkpoi
         stock = MODELS.build(dict(out['meta']['backbone_cfg'],
                                   init_cfg=dict(type='Pretrained', checkpoint=str(dst))))
         ours = MODELS.build(dict(FINETUNE_BACKBONE, pretrained=str(pretrain_checkpoint)))
-        head = MODELS.build(dict(type='MeanPoolNormHead', num_classes=5, in_channels=32))
     stock.init_weights()
     ours.init_weights()
-    head.init_weights()
     x = torch.randn(2, 3, FRAMES, SIZE, SIZE)
     with torch.no_grad():
-        expected = head.pre_logits(ours.eval()(x))
+        expected = ours.eval()(x)
         got = stock.eval()(x)
     assert got.shape == expected.shape == (2, 32)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_finetuned_recognizer_converts_to_a_stock_recognizer(tmp_path, capsys):
+@pytest.mark.parametrize('layout', ['stock_head', 'former_mean_pool_norm_head'])
+def test_finetuned_recognizer_converts_to_a_stock_recognizer(layout, tmp_path, capsys):
     torch.manual_seed(1)
     with DefaultScope.overwrite_default_scope('mmaction'):
         ours = MODELS.build(dict(type='Recognizer3D', backbone=FINETUNE_BACKBONE,
-                                 cls_head=dict(type='MeanPoolNormHead', num_classes=7, in_channels=32)))
-    _randomise(ours)  # the fine-tuned fc_norm too
+                                 cls_head=dict(type='TimeSformerHead', num_classes=7, in_channels=32)))
+    _randomise(ours)  # the fine-tuned pooled-feature norm (backbone.ln2) too
+    state = ours.state_dict()
+    if layout == 'former_mean_pool_norm_head':  # that head held the pooled-feature norm as cls_head.fc_norm
+        state = {k.replace('backbone.ln2.', 'cls_head.fc_norm.'): v for k, v in state.items()}
     src = tmp_path / 'finetuned.pth'
-    torch.save(dict(state_dict=ours.state_dict()), src)
+    torch.save(dict(state_dict=state), src)
     dst = tmp_path / 'stock_recognizer.pth'
     assert _convert(src, dst) == 0
-    assert 'fc_norm: from the fine-tuned head' in capsys.readouterr().out
+    assert 'fc_norm: fine-tuned' in capsys.readouterr().out
     out = torch.load(dst, map_location='cpu', weights_only=True)
     assert out['meta']['head_cfg'] == dict(type='TimeSformerHead', num_classes=7, in_channels=32)
     with DefaultScope.overwrite_default_scope('mmaction'):
@@ -136,3 +138,15 @@ def test_missing_file_and_non_square_size(pretrain_checkpoint, tmp_path, capsys)
     assert 'nope.pth does not exist' in capsys.readouterr().err
     assert converter.main([str(pretrain_checkpoint), str(tmp_path / 'o.pth'), '--img-size', '32', '48']) == 1
     assert 'square' in capsys.readouterr().err
+
+
+def test_load_from_a_recognizer_of_the_former_head_layout_says_how_to_rename(tmp_path):
+    from m33d_mm.models.checkpoint import CheckpointMismatchError, check_model_checkpoint
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        model = MODELS.build(dict(type='Recognizer3D', backbone=FINETUNE_BACKBONE,
+                                  cls_head=dict(type='TimeSformerHead', num_classes=7, in_channels=32)))
+    state = {k.replace('backbone.ln2.', 'cls_head.fc_norm.'): v for k, v in model.state_dict().items()}
+    path = _save(tmp_path / 'former.pth', state)
+    with pytest.raises(CheckpointMismatchError, match=r'MeanPoolNormHead.*cls_head\.fc_norm\.\* to backbone\.ln2'):
+        check_model_checkpoint(model, str(path))
+    check_model_checkpoint(model, str(_save(tmp_path / 'current.pth', model.state_dict())))

@@ -1,15 +1,19 @@
-"""MeanPoolNormHead losses against hand-computed values, clip averaging, and layer-wise lr decay in mmaction2."""
+"""The recipes' video head (the stock TimeSformerHead on RGBDViT's pooled, normalised features): losses against
+hand-computed values, clip averaging, pooling, and layer-wise lr decay in mmaction2."""
 import math
 
-import m33d_mm.action  # noqa: F401  (registers RGBDViT, the head and, through it, the lr decay constructor)
+import m33d_mm.action  # noqa: F401  (registers RGBDViT and, through it, the lr decay constructor)
 import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from conftest import TINY_ARCH
+from conftest import REPO, TINY_ARCH
+
+PHASE = REPO / 'configs/m33d/recognizer3d_vit-base-p16_m33d-pre_8xb8-50e_orar-phase.py'
 
 
 def build(cfg):
@@ -18,8 +22,7 @@ def build(cfg):
 
 
 def head_with_weights(**kwargs):
-    head = build(dict(type='MeanPoolNormHead', num_classes=3, in_channels=2, dropout_ratio=0., with_norm=False,
-                      **kwargs))
+    head = build(dict({'type': 'TimeSformerHead', **kwargs}, num_classes=3, in_channels=2, dropout_ratio=0.))
     with torch.no_grad():
         head.fc_cls.weight.copy_(torch.tensor([[1., 0.], [0., 1.], [1., -1.]]))
         head.fc_cls.bias.copy_(torch.tensor([0., 0.5, -0.5]))
@@ -35,7 +38,7 @@ def test_multi_label_bce_loss_matches_hand_computation():
     feats = torch.tensor([[1., 2.], [-1., 0.5]])
     # logits: [1, 2.5, -1.5] and [-1, 1, -2]
     targets = [[1., 0., 1.], [0., 1., 1.]]
-    loss = head.loss((feats, ), samples([torch.tensor(t) for t in targets]))
+    loss = head.loss(feats, samples([torch.tensor(t) for t in targets]))
     assert set(loss) == {'loss_cls'}  # multi-hot labels: no top-k accuracy
     logits = [[1., 2.5, -1.5], [-1., 1., -2.]]
     expected = 0.0
@@ -60,23 +63,34 @@ def test_label_smoothed_cross_entropy_matches_hand_computation():
     assert loss['top1_acc'].item() == pytest.approx(0.5)
 
 
-def test_multi_label_views_average_sigmoid_probabilities():
-    head = head_with_weights(multi_class=True, loss_cls=dict(type='BCELossWithLogits'), average_clips='prob')
+def test_multi_label_recipe_averages_views_per_class():
+    # the phase recipe's head: views are averaged per class (logits), not through a softmax across classes
+    cfg = dict(Config.fromfile(str(PHASE)).model.cls_head, num_classes=3, in_channels=2)
+    head = head_with_weights(**{k: v for k, v in cfg.items() if k not in ('num_classes', 'in_channels')})
+    assert head.multi_class and type(head).__name__ == 'TimeSformerHead'
     scores = torch.tensor([[0., 2., -2.], [2., 0., 4.]])  # two views of one sample
-    expected = torch.sigmoid(scores).mean(0, keepdim=True)
-    torch.testing.assert_close(head.average_clip(scores, num_segs=2), expected)
-    single = head_with_weights(average_clips='prob')
-    torch.testing.assert_close(single.average_clip(scores, num_segs=2), scores.softmax(1).mean(0, keepdim=True))
+    torch.testing.assert_close(head.average_clip(scores, num_segs=2), scores.mean(0, keepdim=True))
+    # one class's score does not move with another class's logit (a softmax would couple them)
+    moved = scores.clone()
+    moved[:, 2] += 10.
+    torch.testing.assert_close(head.average_clip(moved, num_segs=2)[:, :2], scores.mean(0, keepdim=True)[:, :2])
+    # per class, samples rank as their sigmoid probabilities do: mAP is that of the probabilities
+    single = torch.randn(6, 3)
+    assert torch.equal(head.average_clip(single).argsort(0), torch.sigmoid(single).argsort(0))
 
 
-def test_head_pools_feature_maps_and_refuses_tokens():
-    head = build(dict(type='MeanPoolNormHead', num_classes=4, in_channels=8))
-    head.init_weights()
-    fmap = torch.randn(2, 8, 2, 3, 3)
-    torch.testing.assert_close(head.pre_logits((fmap, )), head.pre_logits(fmap.mean((2, 3, 4))))
-    assert head(fmap).shape == (2, 4)
-    with pytest.raises(ValueError, match=r'shape \(2, 5, 8\).*"raw"'):
-        head(torch.randn(2, 5, 8))
+def test_pooled_features_are_normalised_token_means():
+    vit = build(dict(type='RGBDViT', arch=TINY_ARCH, modalities=dict(rgb=3), patch_size=8, tubelet_size=2,
+                     with_cls_token=False, final_norm=False))
+    vit.init_weights()
+    with torch.no_grad():
+        vit.ln2.weight.uniform_(0.5, 1.5)
+        vit.ln2.bias.uniform_(-0.5, 0.5)
+    clip = torch.randn(2, 3, 4, 16, 16)
+    pooled = vit(clip)  # mmaction2's registry: one (B, C) tensor
+    tokens = vit.eval().forward_modalities(dict(rgb=clip))['rgb']
+    assert pooled.shape == (2, 32)
+    torch.testing.assert_close(vit(clip), vit.ln2(tokens.mean(1)))
 
 
 def test_layer_decay_groups_for_an_mmaction_recognizer():
@@ -84,7 +98,7 @@ def test_layer_decay_groups_for_an_mmaction_recognizer():
         type='Recognizer3D',
         backbone=dict(type='RGBDViT', arch=TINY_ARCH, modalities=dict(rgb=3), patch_size=8, tubelet_size=2,
                       with_cls_token=False, final_norm=False, out_type='avg_featmap'),
-        cls_head=dict(type='MeanPoolNormHead', num_classes=5, in_channels=32),
+        cls_head=dict(type='TimeSformerHead', num_classes=5, in_channels=32),
         data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW')))
     with DefaultScope.overwrite_default_scope('mmaction'):  # as the runner builds it from a config
         wrapper = build_optim_wrapper(model, dict(
@@ -103,7 +117,7 @@ def test_layer_decay_groups_for_an_mmaction_recognizer():
         'backbone.layers.0.ln1.weight': (1, 0.7**2, 0.0),
         'backbone.layers.1.ffn.layers.1.weight': (2, 0.7, 0.05),
         'backbone.layers.1.attn.qkv.bias': (2, 0.7, 0.0),
-        'cls_head.fc_norm.weight': (3, 1.0, 0.0),
+        'backbone.ln2.weight': (3, 1.0, 0.0),
         'cls_head.fc_cls.weight': (3, 1.0, 0.05),
         'cls_head.fc_cls.bias': (3, 1.0, 0.0),
     }

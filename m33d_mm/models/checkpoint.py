@@ -13,6 +13,9 @@ tolerated gaps are documented initialisations:
 * the depth patch embedding when the source has RGB only: the RGB kernel averaged over its input channels
   (a depth map seen as a grey image gets the response the RGB kernel gives a grey image), RGB bias;
 * modality-specific encoder copies (``modality_layers``/``modality_norms``): copies of the shared layers;
+* the norm of pooled features (``ln2``, ``out_type='avg_featmap'``) when the source has none, as in every
+  pre-training checkpoint: it keeps its fresh identity LayerNorm, where VideoMAE fine-tuning starts its
+  ``fc_norm``;
 * position embeddings are fixed sine-cosine tables in M3D and are never loaded as weights, but their layout
   is: MAE's release, mmpretrain and VideoMAE lay the table out differently, and the encoder keeps the one its
   weights were trained with (``RGBDViT.pos_layout_code``, detected from the checkpoint's ``pos_embed``).
@@ -252,6 +255,8 @@ def fit_to_backbone(backbone, source: Dict[str, torch.Tensor], origin: str) -> D
             shared = re.sub(r'^modality_layers\.\w+\.', 'layers.', key)
             shared = re.sub(r'^modality_norms\.\w+\.', 'ln1.', shared)
             value = source.get(shared)
+        if value is None and key.startswith('ln2.'):
+            value = expected.clone()
         if value is not None and value.dim() == 4 and expected.dim() == 5:
             # 2-D image kernel into a Conv3d tubelet: spread over time so a static clip gives the image response.
             value = value[:, :, None].expand(-1, -1, expected.shape[2], -1, -1) / expected.shape[2]
@@ -349,6 +354,12 @@ def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
     if shapes:
         raise CheckpointMismatchError(f'{path} does not fit the model of this config: {len(shapes)} tensors differ '
                                       f'in shape, e.g. {shapes[:3]}.' + hint)
+    legacy = [k for k in missing if k.endswith(('ln2.weight', 'ln2.bias'))
+              and k.replace('backbone.ln2.', 'cls_head.fc_norm.') in source]
+    if legacy:
+        hint = (' The file is of a recognizer fine-tuned with the former MeanPoolNormHead, whose norm of the pooled '
+                'features is now the backbone\'s (out_type="avg_featmap"): rename its keys cls_head.fc_norm.* to '
+                'backbone.ln2.*.')
     if missing:
         raise CheckpointMismatchError(
             f'{path} does not fit the model of this config: {len(missing)} of its {len(target)} tensors are '

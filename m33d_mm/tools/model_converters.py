@@ -77,16 +77,18 @@ def load_rgb_encoder(src: str) -> Tuple[RGBDViT, dict, dict]:
 
 
 def load_video_encoder(src: str) -> Tuple[RGBDViT, dict, Dict[str, torch.Tensor], dict]:
-    """RGB video encoder (an ``RGBDViT`` without final norm) and fine-tuned head of an M3D checkpoint.
+    """RGB video encoder (an ``RGBDViT`` without final norm, pooling with ``ln2``) and fine-tuned head.
 
     Args:
         src (str): weights file or mmengine work directory: a video pre-training run, or a ``Recognizer3D``
-            fine-tuned with ``RGBDViT`` and ``MeanPoolNormHead``.
+            fine-tuned with ``RGBDViT(out_type='avg_featmap')`` and a ``TimeSformerHead`` (or the former
+            ``MeanPoolNormHead``, whose ``fc_norm`` becomes the encoder's ``ln2``).
 
     Returns:
         tuple: ``(encoder, config, head, report)``: the loaded encoder; the ``RGBDViT`` arguments it was built
-        with; ``MeanPoolNormHead`` tensors without the ``cls_head.`` prefix (empty for pre-training checkpoints);
-        ``dict(source_format, dropped, non_encoder)``.
+        with (besides ``out_type='avg_featmap'``, ``final_norm=False``); the head's ``fc_cls`` tensors without the
+        ``cls_head.`` prefix (empty for pre-training checkpoints); ``dict(source_format, dropped, non_encoder,
+        fc_norm)``.
 
     Raises:
         CheckpointMismatchError: naming ``src`` and the keys, if it is not a ViT checkpoint, holds an image
@@ -103,17 +105,21 @@ def load_video_encoder(src: str) -> Tuple[RGBDViT, dict, Dict[str, torch.Tensor]
                                       'VisionTransformer has none -- pre-train video encoders with '
                                       'with_cls_token=False')
     head = OrderedDict((k[len(HEAD):], v) for k, v in raw.items() if k.startswith(HEAD))
+    non_encoder = len(raw) - len(source) - len(head)
     if head and 'ln1.weight' in source:
         raise CheckpointMismatchError(f'{src}: fine-tuned with final_norm=True (ln1.weight present): a per-token '
                                       'norm before pooling has no counterpart in the stock model; fine-tune with '
-                                      'RGBDViT(final_norm=False) and MeanPoolNormHead')
-    if head and not {'fc_cls.weight', 'fc_cls.bias'} <= set(head):
-        raise CheckpointMismatchError(f'{src}: the cls_head keys {sorted(head)[:6]} are not a MeanPoolNormHead\'s '
-                                      '(expected fc_cls.weight, fc_cls.bias and optionally fc_norm.*)')
-    encoder = RGBDViT(modalities=dict(rgb=3), final_norm=False, **config)
+                                      'RGBDViT(final_norm=False, out_type="avg_featmap")')
+    for name in ('weight', 'bias'):  # the former MeanPoolNormHead held the pooled-feature norm
+        if f'fc_norm.{name}' in head and f'ln2.{name}' not in source:
+            source[f'ln2.{name}'] = head.pop(f'fc_norm.{name}')
+    if head and set(head) != {'fc_cls.weight', 'fc_cls.bias'}:
+        raise CheckpointMismatchError(f'{src}: the cls_head keys {sorted(head)[:6]} are not a TimeSformerHead\'s '
+                                      '(expected fc_cls.weight and fc_cls.bias)')
+    encoder = RGBDViT(modalities=dict(rgb=3), final_norm=False, out_type='avg_featmap', **config)
     fitted = _fill(encoder, source, src)
-    report = dict(source_format=fmt, dropped=unused_keys(source, fitted),
-                  non_encoder=len(raw) - len(source) - len(head))
+    report = dict(source_format=fmt, dropped=unused_keys(source, fitted), non_encoder=non_encoder,
+                  fc_norm='fine-tuned' if 'ln2.weight' in source else 'identity (ones, zeros)')
     return encoder.eval(), config, head, report
 
 
@@ -172,7 +178,7 @@ def to_mmaction_keys(encoder: RGBDViT, head: Dict[str, torch.Tensor], num_frames
     Returns:
         dict: backbone tensors without prefix; head tensors, when ``head`` is given, under ``cls_head.``.
         ``pos_embed`` is the encoder's own fixed table ``(1, t*h*w, C)`` for ``t = num_frames / tubelet_size``,
-        ``h = w = img_size / P``. ``fc_norm`` is the head's, or an identity LayerNorm (ones, zeros).
+        ``h = w = img_size / P``. ``fc_norm`` is the encoder's ``ln2``.
     """
     patch_size, tubelet_size = encoder.patch_size, encoder.tubelet_size
     if num_frames % tubelet_size or img_size % patch_size:
@@ -183,6 +189,9 @@ def to_mmaction_keys(encoder: RGBDViT, head: Dict[str, torch.Tensor], num_frames
         value = value.detach().clone()
         if key.startswith(RGB_EMBED):
             out[key.replace(RGB_EMBED, 'patch_embed.projection.')] = value
+            continue
+        if key.startswith('ln2.'):
+            out[key.replace('ln2.', 'fc_norm.')] = value
             continue
         parts = key.split('.')  # layers.<i>.<module>...
         block, name = f'blocks.{parts[1]}', '.'.join(parts[2:])
@@ -195,9 +204,6 @@ def to_mmaction_keys(encoder: RGBDViT, head: Dict[str, torch.Tensor], num_frames
         out[f'{block}.{name}'] = value
     grid = (num_frames // tubelet_size, img_size // patch_size, img_size // patch_size)
     out['pos_embed'] = encoder.pos_embed(grid, 'cpu', torch.float32).clone()
-    embed_dims = encoder.embed_dims
-    out['fc_norm.weight'] = head.get('fc_norm.weight', torch.ones(embed_dims))
-    out['fc_norm.bias'] = head.get('fc_norm.bias', torch.zeros(embed_dims))
     for name in ('weight', 'bias'):
         if f'fc_cls.{name}' in head:
             out[f'{HEAD}fc_cls.{name}'] = head[f'fc_cls.{name}']
@@ -291,8 +297,7 @@ def _convert_video(args) -> Tuple[Dict[str, torch.Tensor], str, dict]:
     cfg = mmaction_backbone_cfg(config, args.num_frames, img_size, args.num_heads)
     backbone_keys = OrderedDict((k, v) for k, v in converted.items() if not k.startswith(HEAD))
     check_loads(_build_stock('mmaction', cfg), backbone_keys, 'mmaction2 VisionTransformer')
-    meta = dict(report, source=args.src, backbone_cfg=cfg,
-                fc_norm='from the fine-tuned head' if 'fc_norm.weight' in head else 'identity (ones, zeros)')
+    meta = dict(report, source=args.src, backbone_cfg=cfg)
     if not head:
         return converted, args.prefix, meta
     # a fine-tuned recognizer: a whole Recognizer3D state dict for load_from

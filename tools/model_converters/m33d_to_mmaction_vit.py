@@ -2,7 +2,8 @@
 
 Sources: an M3D video pre-training run (its work directory: the last checkpoint is loaded, trusted) or weights
 file (loaded with ``weights_only=True``), or a recognizer fine-tuned in mmaction2 with ``RGBDViT`` and
-``MeanPoolNormHead``. The depth tubelet embedding, modality-specific layers and the decoder are dropped.
+``TimeSformerHead`` (the recipes' model). The depth tubelet embedding, modality-specific layers and the decoder
+are dropped.
 
 What the stock model computes and how the weights map:
 
@@ -14,11 +15,11 @@ What the stock model computes and how the weights map:
   sinusoid over the token index, which M3D never saw). Stock models resize it for other spatial sizes only
   approximately (bicubic) and not at all in time: convert at the clip size you fine-tune and test at.
 * pooling: the stock model with ``use_mean_pooling=True`` averages the tokens and applies ``fc_norm``, as
-  ``RGBDViT(final_norm=False, out_type='avg_featmap')`` + ``MeanPoolNormHead`` do. A fine-tuned head's
-  ``fc_norm`` and ``fc_cls`` become ``backbone.fc_norm`` and a ``TimeSformerHead``'s ``cls_head.fc_cls``. A
-  pre-training checkpoint has no ``fc_norm``: it starts as an identity LayerNorm (ones, zeros), exactly as a
-  fresh ``MeanPoolNormHead`` does and as VideoMAE fine-tuning does (the encoder's per-token final norm from
-  pre-training is not used by either).
+  ``RGBDViT(final_norm=False, out_type='avg_featmap')`` does with its ``ln2``, which becomes ``backbone.fc_norm``;
+  a fine-tuned head's ``fc_cls`` stays ``cls_head.fc_cls`` of the same ``TimeSformerHead``. A pre-training
+  checkpoint has no ``ln2``: ``fc_norm`` starts as an identity LayerNorm (ones, zeros), as fine-tuning starts it
+  (VideoMAE's recipe; the encoder's per-token final norm from pre-training is used by neither). Recognizers
+  fine-tuned with the former ``MeanPoolNormHead`` convert too: its ``fc_norm`` is the pooled-feature norm.
 
     python tools/model_converters/m33d_to_mmaction_vit.py work_dirs/m33d-video_vit-base-p16_8xb24-100e_ucf101-rgbd \\
         checkpoints/m33d_vit-base_mmaction.pth --num-frames 16 --img-size 224

@@ -1,6 +1,6 @@
 # Multi-label variant of the video recognition model and schedule (models/recognizer3d_vit-base-p16.py,
 # schedules/videomae_finetune.py) for phase detection: sigmoid + binary cross-entropy per class, no label
-# smoothing, no mixup / cutmix, views averaged as probabilities; mAP as the metric and checkpoint criterion.
+# smoothing, no mixup / cutmix, views averaged as logits; mAP as the metric and checkpoint criterion.
 _base_ = '../schedules/videomae_finetune.py'
 
 model = dict(
@@ -8,7 +8,9 @@ model = dict(
         multi_class=True,
         loss_cls=dict(type='BCELossWithLogits'),
         label_smooth_eps=0.0,
-        average_clips='prob'),  # sigmoid probabilities of the views, averaged
+        # views averaged as logits: the stock 'prob' is a softmax across classes, which suits one label per clip
+        # only; mAP ranks each class's scores, which the per-class sigmoid leaves in the same order
+        average_clips='score'),
     data_preprocessor=dict(blending=None))
 val_evaluator = dict(type='AccMetric', metric_list=('mean_average_precision', ))
 test_evaluator = val_evaluator

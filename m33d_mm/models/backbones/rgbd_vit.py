@@ -84,11 +84,10 @@ class RGBDViT(BaseModule):
         with_cls_token (bool): prepend a class token (kept so ImageNet MAE weights load fully and the RGB
             path matches stock ViTs).
         out_indices (int | sequence): layers whose outputs :meth:`forward` returns.
-        out_type (str): 'featmap' ``(B, C, [t,] h, w)``, 'avg_featmap' ``(B, C)`` (mean over patch tokens),
-            'cls_token' ``(B, C)`` or 'raw' ``(B, N[+1], C)``, as in mmpretrain's ``VisionTransformer`` except
-            that 'avg_featmap' has no LayerNorm after pooling (mmpretrain's ``ln2``): here that norm is
-            ``MeanPoolNormHead.fc_norm`` (VideoMAE's ``fc_norm``), which ``m33d_to_mmaction_vit.py`` maps to
-            the stock backbone's ``fc_norm``.
+        out_type (str): as in mmpretrain's ``VisionTransformer``: 'featmap' ``(B, C, [t,] h, w)``, 'avg_featmap'
+            ``(B, C)`` (mean over the patch tokens, then a LayerNorm ``ln2``: VideoMAE's ``fc_norm``, which
+            ``m33d_to_mmaction_vit.py`` maps to the stock mmaction2 backbone's ``fc_norm``), 'cls_token' ``(B, C)``
+            or 'raw' ``(B, N[+1], C)``.
         final_norm (bool): apply the last LayerNorm to the last layer's output.
         drop_path_rate (float): stochastic depth, linearly increasing over layers.
         with_cp (bool): activation checkpointing of every transformer layer during training.
@@ -197,6 +196,8 @@ class RGBDViT(BaseModule):
 
         self.layers = build_layers()
         self.ln1 = nn.LayerNorm(self.embed_dims, eps=norm_cfg.get('eps', 1e-6)) if final_norm else nn.Identity()
+        if out_type == 'avg_featmap':  # the norm of the pooled features, as mmpretrain builds it
+            self.ln2 = nn.LayerNorm(self.embed_dims, eps=norm_cfg.get('eps', 1e-6))
         # Modality-specific encoders: the primary modality uses `layers`/`ln1`, the others their own copies.
         self.modality_layers = nn.ModuleDict()
         self.modality_norms = nn.ModuleDict()
@@ -420,7 +421,7 @@ class RGBDViT(BaseModule):
             return x[:, 0]
         patches = x[:, offset:]
         if self.out_type == 'avg_featmap':
-            return patches.mean(dim=1)
+            return self.ln2(patches.mean(dim=1))
         names = ' '.join('thw'[-len(grid):])
         return rearrange(patches, f'b ({names}) c -> b c {names}', **dict(zip(names.split(), grid)))
 
