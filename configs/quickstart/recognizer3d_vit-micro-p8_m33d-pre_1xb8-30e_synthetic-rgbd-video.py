@@ -7,11 +7,9 @@
 _base_ = ['../_base_/datasets/synthetic_rgbd_video_clips.py', '../_base_/models/vit-micro.py']
 
 pretrained = 'work_dirs/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video'
-# 60 training videos and 240 steps: without mixup / cutmix, which keep so short a run from fitting at all
 model = dict(
     backbone=dict(arch=_base_.tiny, patch_size=8, drop_path_rate=0.1, pretrained=pretrained),
-    cls_head=dict(num_classes=_base_.num_classes, in_channels=96, init_std=0.02),
-    data_preprocessor=dict(blending=None))
+    cls_head=dict(num_classes=_base_.num_classes, in_channels=96, init_std=0.02))
 max_epochs = 30
 warmup_epochs = 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)

@@ -1,8 +1,10 @@
 # RGB clips of the quick start's synthetic RGB-D videos (tools/data/generate_synthetic_rgbd_video.py), labelled by
 # the sphere's motion (5 classes: left_right, toward_away, orbit, bounce, static), for the UCF-101 recipe: 8 frames
-# 2 apart at 64 x 64, without RandAugment and random erasing, which keep so short a run from fitting at all (they
-# are exercised by tests/test_action_head_optim.py).
+# 2 apart at 64 x 64, without RandAugment, random erasing and the model's mixup / cutmix batches, which keep so
+# short a run from fitting at all (tests/test_action_configs.py exercises them).
 _base_ = './ucf101.py'
+
+model = dict(data_preprocessor=dict(blending=None))
 
 data_root = 'data/synthetic_rgbd_video'
 num_classes = 5
