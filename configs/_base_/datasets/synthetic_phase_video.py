@@ -28,6 +28,7 @@ val_pipeline = [
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
+test_pipeline = val_pipeline  # the 2 clips of validation, not the recipe's 5 x 3 views of 224 px
 dataset = dict(data_root=data_root, num_classes=num_classes, window_len=None)  # whole (short) segments
 train_dataloader = dict(
     batch_size=8,
@@ -40,4 +41,4 @@ val_dataloader = dict(
 test_dataloader = dict(
     batch_size=8,
     num_workers=2,
-    dataset=dict(dataset, ann_file='annotations/phase_val.txt', pipeline=val_pipeline))
+    dataset=dict(dataset, ann_file='annotations/phase_val.txt', pipeline=test_pipeline))
