@@ -85,6 +85,24 @@ def test_position_layout_travels_with_m33d_checkpoints(tmp_path):
                           sincos_pos_embed((2, 3), 32, layout='wh'))
 
 
+def test_forward_never_reads_the_layout_buffer():
+    vit = reference_encoder(pos_embed_layout='wh')
+    x = torch.randn(2, 3, 16, 24)
+    expected = vit(x)[0]
+    # a meta tensor has no value: int() of it raises, so any read in the forward pass (a device-to-host sync per
+    # step on a GPU) would fail here
+    vit._buffers['pos_layout_code'] = torch.empty((), dtype=torch.long, device='meta')
+    with pytest.raises(Exception):
+        int(vit.pos_layout_code)
+    torch.testing.assert_close(vit(x)[0], expected)
+    vit.forward_mim(dict(rgb=x))
+    # a state-dict load still sets the layout
+    other = RGBDViT(arch=TINY, patch_size=8, modalities=dict(rgb=3))
+    assert other.pos_embed_layout == 'hw'
+    other.load_state_dict(reference_encoder(pos_embed_layout='1d').state_dict())
+    assert other.pos_embed_layout == '1d'
+
+
 def test_modality_specific_encoders_start_from_copies(tmp_path):
     ref = reference_encoder()
     path = tmp_path / 'mae.pth'

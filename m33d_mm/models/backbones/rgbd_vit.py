@@ -228,11 +228,12 @@ class RGBDViT(BaseModule):
     # token helpers
     @property
     def pos_embed_layout(self) -> str:
-        if torch.compiler.is_compiling():
-            # reading the buffer would be a device-to-host sync and a graph break under torch.compile; the
-            # layout as of the last eager call (or state-dict load) is a constant of the compiled graph
-            return self._pos_layout
-        self._pos_layout = POS_LAYOUTS[int(self.pos_layout_code)]
+        """Channel layout of the fixed position table ('hw', 'wh' or '1d').
+
+        The buffer ``pos_layout_code`` only carries it through checkpoints. The layout itself is a Python value,
+        set at construction and on every state-dict load, so a forward pass never reads the buffer (on a GPU that
+        would be a device-to-host sync per step, and a graph break under ``torch.compile``).
+        """
         return self._pos_layout
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
