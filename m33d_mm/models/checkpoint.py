@@ -47,6 +47,11 @@ TIMM_RENAMES = [
 ]
 
 
+# Recognizers fine-tuned with the former MeanPoolNormHead hold the pooled-feature norm under the first prefix; it is
+# now the encoder's (RGBDViT ``out_type='avg_featmap'``), under the second.
+FORMER_POOL_NORM = ('cls_head.fc_norm.', 'backbone.ln2.')
+
+
 class CheckpointMismatchError(KeyError):
     """A checkpoint does not fit the model; the message names the file and keys."""
 
@@ -354,12 +359,10 @@ def check_model_checkpoint(model: torch.nn.Module, path: str) -> None:
     if shapes:
         raise CheckpointMismatchError(f'{path} does not fit the model of this config: {len(shapes)} tensors differ '
                                       f'in shape, e.g. {shapes[:3]}.' + hint)
-    legacy = [k for k in missing if k.endswith(('ln2.weight', 'ln2.bias'))
-              and k.replace('backbone.ln2.', 'cls_head.fc_norm.') in source]
-    if legacy:
+    former, now = FORMER_POOL_NORM
+    if any(k.startswith(now) and former + k[len(now):] in source for k in missing):
         hint = (' The file is of a recognizer fine-tuned with the former MeanPoolNormHead, whose norm of the pooled '
-                'features is now the backbone\'s (out_type="avg_featmap"): rename its keys cls_head.fc_norm.* to '
-                'backbone.ln2.*.')
+                f'features is now the backbone\'s (out_type="avg_featmap"): rename its keys {former}* to {now}*.')
     if missing:
         raise CheckpointMismatchError(
             f'{path} does not fit the model of this config: {len(missing)} of its {len(target)} tensors are '

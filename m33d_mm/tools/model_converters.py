@@ -19,8 +19,9 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 from ..models.backbones.rgbd_vit import RGBDViT
-from ..models.checkpoint import (CheckpointMismatchError, extract_state_dict, fit_to_backbone, infer_rgbd_vit_config,
-                         load_trusted_work_dir, load_weights_file, to_rgbd_vit_keys, unused_keys)
+from ..models.checkpoint import (FORMER_POOL_NORM, CheckpointMismatchError, extract_state_dict, fit_to_backbone,
+                                 infer_rgbd_vit_config, load_trusted_work_dir, load_weights_file, to_rgbd_vit_keys,
+                                 unused_keys)
 
 RGB_EMBED = 'patch_embed.rgb.projection.'
 HEAD = 'cls_head.'
@@ -110,9 +111,10 @@ def load_video_encoder(src: str) -> Tuple[RGBDViT, dict, Dict[str, torch.Tensor]
         raise CheckpointMismatchError(f'{src}: fine-tuned with final_norm=True (ln1.weight present): a per-token '
                                       'norm before pooling has no counterpart in the stock model; fine-tune with '
                                       'RGBDViT(final_norm=False, out_type="avg_featmap")')
-    for name in ('weight', 'bias'):  # the former MeanPoolNormHead held the pooled-feature norm
-        if f'fc_norm.{name}' in head and f'ln2.{name}' not in source:
-            source[f'ln2.{name}'] = head.pop(f'fc_norm.{name}')
+    former, now = (prefix.split('.', 1)[1] for prefix in FORMER_POOL_NORM)  # without cls_head. / backbone.
+    for name in ('weight', 'bias'):
+        if former + name in head and now + name not in source:
+            source[now + name] = head.pop(former + name)
     if head and set(head) != {'fc_cls.weight', 'fc_cls.bias'}:
         raise CheckpointMismatchError(f'{src}: the cls_head keys {sorted(head)[:6]} are not a TimeSformerHead\'s '
                                       '(expected fc_cls.weight and fc_cls.bias)')
