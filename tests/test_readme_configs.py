@@ -2,6 +2,7 @@
 through tools/train.py's config handling and mmengine's Runner for one training iteration at tiny sizes."""
 import importlib.util
 import re
+import time
 
 import pytest
 import torch
@@ -107,6 +108,9 @@ def run_one_iteration(example: str, overrides: str, tmp_path):
         config=str(tmp_path / 'tiny.py'), work_dir=str(tmp_path / 'work'), resume=None, amp=False,
         no_validate=False, auto_scale_lr=False, cfg_options=None, launcher='none', local_rank=0)
     cfg = train.merge_args(Config.fromfile(tmp_path / 'tiny.py'), args)
+    # mmengine keys its logger by experiment name; two runs of tiny.py started in the same second would share the
+    # first run's log file
+    cfg.experiment_name = f'readme_{tmp_path.name}'
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 1
@@ -125,9 +129,17 @@ def test_readme_config_trains_one_iteration(name, tmp_path):
         assert type(runner.model.cls_head).__name__ == 'TimeSformerHead'  # the stock head, unchanged
 
 
+@pytest.fixture
+def same_second(monkeypatch):
+    """Every Runner started in the test gets one run timestamp, as two runs do when they start in the same second."""
+    strftime = time.strftime
+    monkeypatch.setattr(time, 'strftime',
+                        lambda fmt, *args: '20261202_000000' if fmt == '%Y%m%d_%H%M%S' else strftime(fmt, *args))
+
+
 @pytest.mark.parametrize('with_preprocessor_line', [True, False])
 def test_readme_m33d_on_the_stock_mae_recipe_trains_under_the_runner(with_preprocessor_line, synthetic_root,
-                                                                      tmp_path, caplog):
+                                                                      tmp_path, same_second):
     example = readme_configs()['mmpretrain_m33d']
     line = "data_preprocessor = dict(_delete_=True, type='RGBDDataPreprocessor')\n"
     assert line in example
