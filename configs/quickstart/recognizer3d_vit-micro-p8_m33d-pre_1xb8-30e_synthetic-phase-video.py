@@ -10,8 +10,7 @@ pretrained = 'work_dirs/m33d-video_vit-micro-p8_1xb8-10e_synthetic-rgbd-video'
 model = dict(
     backbone=dict(arch=_base_.tiny, patch_size=8, drop_path_rate=0.1, pretrained=pretrained),  # as pre-trained
     cls_head=dict(num_classes=_base_.num_classes, in_channels=96, init_std=0.02))
-max_epochs = 30
-warmup_epochs = 2
+max_epochs, warmup_epochs = 30, 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=3e-3))
 param_scheduler = [
